@@ -1,0 +1,1 @@
+//! TEEChain chaincode-runtime.

@@ -1,0 +1,2 @@
+//! The `teechain` command.
+fn main() {}

@@ -1,0 +1,132 @@
+//! Blocks, their hash chain, and per-transaction validation codes.
+
+use crate::codec::encode;
+use crate::hash::{sha256, Hash32};
+use crate::tx::Transaction;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A block header; headers form a SHA-256 hash chain through `previous_hash`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockHeader {
+    /// Height (0 for the first block).
+    pub number: u64,
+    /// Hash of the previous header ([`Hash32::ZERO`] for block 0).
+    pub previous_hash: Hash32,
+    /// Digest of the transactions (see [`data_hash`]).
+    pub data_hash: Hash32,
+    /// Cut time chosen by the orderer (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+}
+
+impl BlockHeader {
+    /// The block hash.
+    pub fn hash(&self) -> Hash32 {
+        sha256(&encode(self))
+    }
+}
+
+/// The outcome of validating one transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ValidationCode {
+    /// Valid: its writes were applied.
+    Valid,
+    /// The creator's signature does not verify.
+    BadCreatorSignature,
+    /// The creator's certificate does not chain to the CA of the organisation it names,
+    /// or that organisation is not in the channel.
+    UnknownCreator,
+    /// The transaction names another channel.
+    WrongChannel,
+    /// A transaction with this id was already committed or appears earlier in the block.
+    DuplicateTxId,
+    /// A key read was changed (version or value) before this transaction committed.
+    MvccReadConflict,
+    /// A range read would now return different keys.
+    PhantomReadConflict,
+    /// The endorsements do not satisfy the chaincode's endorsement policy.
+    EndorsementPolicyFailure,
+    /// An endorsement signature does not verify or its endorser is not a valid peer.
+    BadEndorsement,
+    /// The endorsed proposal hash does not match the transaction's proposal.
+    ProposalMismatch,
+    /// The chaincode is not committed on the channel, or the endorsement names another
+    /// definition sequence or code.
+    ChaincodeNotDefined,
+    /// The lifecycle operation's creator is not an organisation admin.
+    LifecycleUnauthorized,
+    /// The lifecycle operation is inconsistent (wrong sequence, not enough approvals,
+    /// bad policy).
+    LifecycleInvalid,
+    /// The endorsed response was not a success, or the invocation writes into a system
+    /// namespace.
+    InvalidInvocation,
+}
+
+impl ValidationCode {
+    /// True for [`ValidationCode::Valid`].
+    pub fn is_valid(self) -> bool {
+        self == ValidationCode::Valid
+    }
+
+    /// The code's name as printed, e.g. `MVCC_READ_CONFLICT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValidationCode::Valid => "VALID",
+            ValidationCode::BadCreatorSignature => "BAD_CREATOR_SIGNATURE",
+            ValidationCode::UnknownCreator => "UNKNOWN_CREATOR",
+            ValidationCode::WrongChannel => "WRONG_CHANNEL",
+            ValidationCode::DuplicateTxId => "DUPLICATE_TXID",
+            ValidationCode::MvccReadConflict => "MVCC_READ_CONFLICT",
+            ValidationCode::PhantomReadConflict => "PHANTOM_READ_CONFLICT",
+            ValidationCode::EndorsementPolicyFailure => "ENDORSEMENT_POLICY_FAILURE",
+            ValidationCode::BadEndorsement => "BAD_ENDORSEMENT",
+            ValidationCode::ProposalMismatch => "PROPOSAL_MISMATCH",
+            ValidationCode::ChaincodeNotDefined => "CHAINCODE_NOT_DEFINED",
+            ValidationCode::LifecycleUnauthorized => "LIFECYCLE_UNAUTHORIZED",
+            ValidationCode::LifecycleInvalid => "LIFECYCLE_INVALID",
+            ValidationCode::InvalidInvocation => "INVALID_INVOCATION",
+        }
+    }
+}
+
+impl fmt::Display for ValidationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A block: header, transactions, and the validation code of each transaction (not
+/// covered by the header hash: every node computes the same codes deterministically).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// Header.
+    pub header: BlockHeader,
+    /// Transactions in order.
+    pub transactions: Vec<Transaction>,
+    /// One code per transaction once validated; empty before.
+    pub validation: Vec<ValidationCode>,
+}
+
+/// Digest of a block's transactions: SHA-256 over their encodings' hashes in order.
+pub fn data_hash(transactions: &[Transaction]) -> Hash32 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for tx in transactions {
+        h.update(sha256(&encode(tx)).0);
+    }
+    Hash32(h.finalize().into())
+}
+
+impl Block {
+    /// Cuts a new, not yet validated block after `previous`.
+    pub fn new(number: u64, previous_hash: Hash32, timestamp_ms: u64, transactions: Vec<Transaction>) -> Block {
+        let header = BlockHeader { number, previous_hash, data_hash: data_hash(&transactions), timestamp_ms };
+        Block { header, transactions, validation: Vec::new() }
+    }
+
+    /// The block hash.
+    pub fn hash(&self) -> Hash32 {
+        self.header.hash()
+    }
+}

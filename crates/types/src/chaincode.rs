@@ -1,0 +1,118 @@
+//! Messages between the chaincode runtime and chaincode (across the wasm boundary), and
+//! chaincode definitions agreed through the lifecycle.
+
+use crate::hash::{Hash32, TxId};
+use crate::identity::Role;
+use serde::{Deserialize, Serialize};
+
+/// A call of a chaincode function.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invocation {
+    /// Function name.
+    pub function: String,
+    /// Arguments as byte strings.
+    pub args: Vec<Vec<u8>>,
+}
+
+/// Status of a chaincode response: success.
+pub const STATUS_OK: u32 = 200;
+/// Status of a chaincode response: the chaincode refused the request.
+pub const STATUS_REFUSED: u32 = 400;
+/// Status of a chaincode response: the chaincode failed.
+pub const STATUS_ERROR: u32 = 500;
+
+/// What a chaincode function returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChaincodeResponse {
+    /// [`STATUS_OK`], [`STATUS_REFUSED`] or [`STATUS_ERROR`].
+    pub status: u32,
+    /// Human-readable reason when not OK.
+    pub message: String,
+    /// Result bytes.
+    pub payload: Vec<u8>,
+}
+
+impl ChaincodeResponse {
+    /// A success with a payload.
+    pub fn ok(payload: Vec<u8>) -> Self {
+        ChaincodeResponse { status: STATUS_OK, message: String::new(), payload }
+    }
+
+    /// A refusal with a reason.
+    pub fn refused(message: impl Into<String>) -> Self {
+        ChaincodeResponse { status: STATUS_REFUSED, message: message.into(), payload: Vec::new() }
+    }
+
+    /// True for [`STATUS_OK`].
+    pub fn is_ok(&self) -> bool {
+        self.status == STATUS_OK
+    }
+}
+
+/// An event a chaincode emitted; delivered to listeners once its transaction commits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChaincodeEvent {
+    /// Event name.
+    pub name: String,
+    /// Event payload.
+    pub payload: Vec<u8>,
+}
+
+/// One committed change of a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The transaction that wrote it.
+    pub tx_id: TxId,
+    /// Block number.
+    pub block: u64,
+    /// Transaction index in the block.
+    pub tx_index: u32,
+    /// Block timestamp (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+    /// The value written, or `None` for a delete.
+    pub value: Option<Vec<u8>>,
+}
+
+/// The invoking client, as chaincode sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    /// Organisation.
+    pub org: String,
+    /// Role from the certificate.
+    pub role: Role,
+    /// Subject common name.
+    pub name: String,
+}
+
+/// Everything about the invocation that chaincode may read besides state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvocationContext {
+    /// Channel id.
+    pub channel: String,
+    /// Transaction id.
+    pub tx_id: TxId,
+    /// The caller.
+    pub caller: Caller,
+    /// The proposal's timestamp (ms since the Unix epoch), identical for all endorsers.
+    pub timestamp_ms: u64,
+    /// Transient inputs: passed to chaincode, never written to the ledger.
+    pub transient: Vec<(String, Vec<u8>)>,
+}
+
+/// A chaincode definition as approved by organisations and committed to the channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChaincodeDefinition {
+    /// Chaincode name (its state namespace).
+    pub name: String,
+    /// Free-form version label.
+    pub version: String,
+    /// Definition sequence: 1 for the first, +1 for each upgrade.
+    pub sequence: u64,
+    /// SHA-256 of the WebAssembly package.
+    pub code_hash: Hash32,
+    /// Endorsement policy in Fabric syntax, e.g. `AND('org1.member','org2.member')`.
+    pub endorsement_policy: String,
+}
+
+/// Chaincode names reserved for the system.
+pub const LIFECYCLE_NAMESPACE: &str = "_lifecycle";

@@ -1,0 +1,1 @@
+//! Endorsement policies in Fabric's syntax (being written).

@@ -1,0 +1,87 @@
+//! Read-write sets: what a simulated transaction read and what it would write.
+
+use crate::hash::Hash32;
+use serde::{Deserialize, Serialize};
+
+/// Where a value was last written: block number and the transaction's index in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Version {
+    /// Block number.
+    pub block: u64,
+    /// Transaction index within the block.
+    pub tx: u32,
+}
+
+/// A committed value and its version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionedValue {
+    /// The value.
+    pub value: Vec<u8>,
+    /// When it was written.
+    pub version: Version,
+}
+
+/// One key read during simulation, with what was seen. `version == None` means the
+/// key was absent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvRead {
+    /// The key within the chaincode's namespace.
+    pub key: Vec<u8>,
+    /// The version read, or `None` if absent.
+    pub version: Option<Version>,
+    /// SHA-256 of the value read, or `None` if absent.
+    pub value_hash: Option<Hash32>,
+}
+
+/// One key written; `value == None` deletes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvWrite {
+    /// The key within the chaincode's namespace.
+    pub key: Vec<u8>,
+    /// The new value, or `None` for a delete.
+    pub value: Option<Vec<u8>>,
+}
+
+/// A range query `[start, end)` and a digest of the `(key, version)` pairs it saw, so
+/// a validator can detect phantoms (keys added to or removed from the range).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeRead {
+    /// Inclusive start key.
+    pub start: Vec<u8>,
+    /// Exclusive end key; empty means unbounded.
+    pub end: Vec<u8>,
+    /// Digest of the results (see [`range_digest`]).
+    pub results_digest: Hash32,
+}
+
+/// The effects of one simulated invocation on one chaincode namespace. Reads and writes
+/// are sorted by key so that two endorsers produce identical bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadWriteSet {
+    /// The namespace (chaincode name).
+    pub namespace: String,
+    /// Point reads, sorted by key.
+    pub reads: Vec<KvRead>,
+    /// Range reads in query order.
+    pub range_reads: Vec<RangeRead>,
+    /// Writes, sorted by key.
+    pub writes: Vec<KvWrite>,
+}
+
+/// Digest of range-query results: each key and its version, in key order.
+pub fn range_digest<'a>(results: impl IntoIterator<Item = (&'a [u8], Version)>) -> Hash32 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (key, v) in results {
+        h.update((key.len() as u64).to_be_bytes());
+        h.update(key);
+        h.update(v.block.to_be_bytes());
+        h.update(v.tx.to_be_bytes());
+    }
+    Hash32(h.finalize().into())
+}
+
+/// True when `key` lies in `[start, end)` (an empty `end` is unbounded).
+pub fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
+    key >= start && (end.is_empty() || key < end)
+}

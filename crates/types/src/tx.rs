@@ -1,0 +1,184 @@
+//! Proposals, endorsements and transactions.
+
+use crate::chaincode::{ChaincodeDefinition, ChaincodeEvent, Invocation};
+use crate::codec::encode;
+use crate::hash::{sha256, sha256_parts, Hash32, Signature, TxId};
+use crate::identity::Identity;
+use crate::rwset::ReadWriteSet;
+use serde::{Deserialize, Serialize};
+
+/// Who made a proposal or transaction, when, and a nonce that makes its id unique.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxHeader {
+    /// Channel id.
+    pub channel: String,
+    /// The creator's identity.
+    pub creator: Identity,
+    /// Random bytes chosen by the creator (24 bytes by convention).
+    pub nonce: Vec<u8>,
+    /// Creator's clock at creation (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+}
+
+impl TxHeader {
+    /// The transaction id: SHA-256 of the creator's certificate and the nonce, as in
+    /// Fabric. A replay of the same header has the same id and is rejected.
+    pub fn tx_id(&self) -> TxId {
+        sha256_parts(&[self.creator.org.as_bytes(), &self.creator.cert_der, &self.nonce])
+    }
+}
+
+/// A request to execute a chaincode function.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// Creator, channel, nonce, time.
+    pub header: TxHeader,
+    /// Chaincode name.
+    pub chaincode: String,
+    /// Function and arguments.
+    pub invocation: Invocation,
+    /// Digest of the transient map (see [`transient_digest`]), so the signature binds it
+    /// without the transient values ever entering the transaction.
+    pub transient_digest: Hash32,
+}
+
+impl Proposal {
+    /// The hash endorsements refer to.
+    pub fn hash(&self) -> Hash32 {
+        sha256(&encode(self))
+    }
+}
+
+/// Digest of a transient map (entries in the order given).
+pub fn transient_digest(transient: &[(String, Vec<u8>)]) -> Hash32 {
+    sha256(&encode(transient))
+}
+
+/// A proposal and its creator's signature over [`Proposal::hash`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedProposal {
+    /// The proposal.
+    pub proposal: Proposal,
+    /// Creator's signature over the proposal hash.
+    pub signature: Signature,
+}
+
+/// The chaincode that produced an endorsement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChaincodeRef {
+    /// Name.
+    pub name: String,
+    /// Committed definition sequence the endorser executed under.
+    pub sequence: u64,
+    /// Hash of the code executed.
+    pub code_hash: Hash32,
+}
+
+/// What endorsers sign: the outcome of executing one proposal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalResponsePayload {
+    /// Hash of the proposal executed.
+    pub proposal_hash: Hash32,
+    /// Chaincode executed.
+    pub chaincode: ChaincodeRef,
+    /// Read-write set.
+    pub rwset: ReadWriteSet,
+    /// SHA-256 of the encoded [`crate::chaincode::ChaincodeResponse`].
+    pub response_hash: Hash32,
+    /// Events emitted.
+    pub events: Vec<ChaincodeEvent>,
+}
+
+impl ProposalResponsePayload {
+    /// The hash endorsers sign.
+    pub fn hash(&self) -> Hash32 {
+        sha256(&encode(self))
+    }
+}
+
+/// One endorser's signature over a [`ProposalResponsePayload`] hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endorsement {
+    /// The endorser's identity (a peer certificate).
+    pub endorser: Identity,
+    /// Signature over the payload hash.
+    pub signature: Signature,
+}
+
+/// An executed, endorsed chaincode invocation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndorsedInvocation {
+    /// Chaincode name.
+    pub chaincode: String,
+    /// Function and arguments, as proposed.
+    pub invocation: Invocation,
+    /// Digest of the transient map, as proposed.
+    pub transient_digest: Hash32,
+    /// The agreed outcome.
+    pub response: ProposalResponsePayload,
+    /// Endorsements over `response.hash()`.
+    pub endorsements: Vec<Endorsement>,
+}
+
+/// Chaincode lifecycle operations, signed by an organisation admin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LifecycleOp {
+    /// The creator's organisation approves a definition.
+    Approve(ChaincodeDefinition),
+    /// Commit a definition that enough organisations approved.
+    Commit(ChaincodeDefinition),
+}
+
+/// What a transaction does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxBody {
+    /// An endorsed chaincode invocation.
+    Invoke(EndorsedInvocation),
+    /// A lifecycle operation.
+    Lifecycle(LifecycleOp),
+}
+
+/// The signed content of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxPayload {
+    /// Creator, channel, nonce, time.
+    pub header: TxHeader,
+    /// What it does.
+    pub body: TxBody,
+}
+
+impl TxPayload {
+    /// The hash the creator signs.
+    pub fn hash(&self) -> Hash32 {
+        sha256(&encode(self))
+    }
+}
+
+/// A transaction as ordered into blocks: payload and the creator's signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Signed content.
+    pub payload: TxPayload,
+    /// Creator's signature over `payload.hash()`.
+    pub signature: Signature,
+}
+
+impl Transaction {
+    /// The transaction id.
+    pub fn tx_id(&self) -> TxId {
+        self.payload.header.tx_id()
+    }
+
+    /// For an invocation, the proposal its endorsements refer to.
+    pub fn proposal(&self) -> Option<Proposal> {
+        match &self.payload.body {
+            TxBody::Invoke(inv) => Some(Proposal {
+                header: self.payload.header.clone(),
+                chaincode: inv.chaincode.clone(),
+                invocation: inv.invocation.clone(),
+                transient_digest: inv.transient_digest,
+            }),
+            TxBody::Lifecycle(_) => None,
+        }
+    }
+}
