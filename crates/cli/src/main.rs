@@ -1,2 +1,61 @@
-//! The `teechain` command.
-fn main() {}
+//! The `teechain` command: create networks, deploy chaincode, invoke and query, verify
+//! ledgers, run the demos. Every command takes `--json` for machine-readable output.
+
+mod cmd;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "teechain", version, about = "TEEChain: a confidential consortium blockchain")]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create and inspect networks.
+    #[command(subcommand)]
+    Network(cmd::network::NetworkCommand),
+    /// Install, approve, commit and list chaincode.
+    #[command(subcommand)]
+    Chaincode(cmd::chaincode::ChaincodeCommand),
+    /// Invoke a chaincode function: endorse, order, commit.
+    Invoke(cmd::invoke::InvokeArgs),
+    /// Query a chaincode function on one node (no transaction).
+    Query(cmd::invoke::InvokeArgs),
+    /// Inspect and check ledgers.
+    #[command(subcommand)]
+    Ledger(cmd::ledger::LedgerCommand),
+    /// Run a demo on a fresh local network.
+    Demo {
+        /// Which demo.
+        #[arg(value_enum)]
+        which: cmd::demo::Demo,
+        /// Network directory to create (default: a fresh temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let out = output::Output::new(cli.json);
+    let result = match cli.command {
+        Command::Network(c) => cmd::network::run(c, &out),
+        Command::Chaincode(c) => cmd::chaincode::run(c, &out),
+        Command::Invoke(a) => cmd::invoke::invoke(a, &out),
+        Command::Query(a) => cmd::invoke::query(a, &out),
+        Command::Ledger(c) => cmd::ledger::run(c, &out),
+        Command::Demo { which, dir } => cmd::demo::run(which, dir, &out),
+    };
+    if let Err(e) = result {
+        out.error(&e);
+        std::process::exit(1);
+    }
+}

@@ -1,1 +1,25 @@
-//! TEEChain enclave.
+//! TEEChain's trusted component: the only place chaincode runs and endorsement keys live.
+//!
+//! The boundary is one serialised call, [`Enclave::ecall`]: encoded
+//! [`protocol::EnclaveRequest`] bytes in, encoded [`protocol::EnclaveResponse`] bytes
+//! out. While it runs, the enclave reads committed state through the host's
+//! [`protocol::Host::ocall`], also bytes in and out. Nothing else crosses, so the same
+//! enclave can later run in its own process or under an SGX runtime without the host
+//! changing.
+//!
+//! [`EnclaveHandle`] is the host's typed view of that boundary, and
+//! [`host::serve_ocall`] answers the enclave's state reads from any
+//! [`teechain_types::state::StateView`].
+//!
+//! Platforms: only [`Platform::Virtual`] exists so far. It is software only, offers no
+//! protection from the machine's operator, and says INSECURE wherever it is shown.
+
+mod enclave;
+mod handle;
+pub mod host;
+mod platform;
+pub mod protocol;
+
+pub use enclave::{Enclave, EnclaveConfig};
+pub use handle::{EnclaveError, EnclaveHandle};
+pub use platform::Platform;

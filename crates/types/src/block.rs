@@ -64,6 +64,46 @@ pub enum ValidationCode {
 }
 
 impl ValidationCode {
+    /// Every code, in the order of their one-byte numbers.
+    pub const ALL: [ValidationCode; 14] = [
+        ValidationCode::Valid,
+        ValidationCode::BadCreatorSignature,
+        ValidationCode::UnknownCreator,
+        ValidationCode::WrongChannel,
+        ValidationCode::DuplicateTxId,
+        ValidationCode::MvccReadConflict,
+        ValidationCode::PhantomReadConflict,
+        ValidationCode::EndorsementPolicyFailure,
+        ValidationCode::BadEndorsement,
+        ValidationCode::ProposalMismatch,
+        ValidationCode::ChaincodeNotDefined,
+        ValidationCode::LifecycleUnauthorized,
+        ValidationCode::LifecycleInvalid,
+        ValidationCode::InvalidInvocation,
+    ];
+
+    /// The code's one-byte number (its index in [`ValidationCode::ALL`]).
+    pub fn to_u8(self) -> u8 {
+        Self::ALL.iter().position(|c| *c == self).unwrap_or(0) as u8
+    }
+
+    /// The code with a one-byte number, if any.
+    pub fn from_u8(b: u8) -> Option<ValidationCode> {
+        Self::ALL.get(b as usize).copied()
+    }
+
+    /// True when the creator's signature verified, so the id is the creator's own and
+    /// is recorded against replay. A forged transaction must not burn a real id.
+    pub fn binds_tx_id(self) -> bool {
+        !matches!(
+            self,
+            ValidationCode::BadCreatorSignature
+                | ValidationCode::UnknownCreator
+                | ValidationCode::WrongChannel
+                | ValidationCode::DuplicateTxId
+        )
+    }
+
     /// True for [`ValidationCode::Valid`].
     pub fn is_valid(self) -> bool {
         self == ValidationCode::Valid
@@ -128,5 +168,18 @@ impl Block {
     /// The block hash.
     pub fn hash(&self) -> Hash32 {
         self.header.hash()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_numbers_round_trip() {
+        for c in ValidationCode::ALL {
+            assert_eq!(ValidationCode::from_u8(c.to_u8()), Some(c));
+        }
+        assert_eq!(ValidationCode::from_u8(200), None);
     }
 }

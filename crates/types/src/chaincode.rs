@@ -116,3 +116,35 @@ pub struct ChaincodeDefinition {
 
 /// Chaincode names reserved for the system.
 pub const LIFECYCLE_NAMESPACE: &str = "_lifecycle";
+
+/// Names and codes of the chaincode ABI shared by the runtime (host) and the SDK (guest).
+/// The calling convention itself is documented in the `teechain-chaincode-runtime` crate.
+pub mod abi {
+    /// The import module of every host function.
+    pub const IMPORT_MODULE: &str = "teechain";
+    /// The exported linear memory.
+    pub const EXPORT_MEMORY: &str = "memory";
+    /// The exported allocator: `tc_alloc(len: i32) -> i32`.
+    pub const EXPORT_ALLOC: &str = "tc_alloc";
+    /// The exported entry point: `tc_invoke(ptr: i32, len: i32) -> i64`.
+    pub const EXPORT_INVOKE: &str = "tc_invoke";
+    /// Returned by a host call that yields bytes when there is no value (absent key).
+    pub const ABSENT: i32 = -1;
+    /// Returned by a host call that failed in a way the guest may handle; a UTF-8
+    /// message is staged in the result register.
+    pub const HOST_ERROR: i32 = -2;
+    /// Largest key (or collection, event or transient name) in bytes.
+    pub const MAX_KEY_BYTES: usize = 64 << 10;
+    /// Largest value (or event payload) in bytes.
+    pub const MAX_VALUE_BYTES: usize = 1 << 20;
+}
+
+/// State key (in [`LIFECYCLE_NAMESPACE`]) of the committed definition of `name`.
+pub fn definition_state_key(name: &str) -> Vec<u8> {
+    format!("definition/{name}").into_bytes()
+}
+
+/// Decodes a committed definition read from state.
+pub fn decode_definition(bytes: &[u8]) -> Result<ChaincodeDefinition, crate::codec::DecodeError> {
+    crate::codec::decode(bytes, crate::codec::Limits::RECORD)
+}

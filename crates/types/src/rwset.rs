@@ -85,3 +85,7 @@ pub fn range_digest<'a>(results: impl IntoIterator<Item = (&'a [u8], Version)>) 
 pub fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
     key >= start && (end.is_empty() || key < end)
 }
+
+/// The most results one range query returns; simulation and validation use the same
+/// bound so that both compute the digest over the same keys.
+pub const MAX_RANGE_RESULTS: usize = 10_000;

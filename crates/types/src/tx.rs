@@ -1,6 +1,6 @@
 //! Proposals, endorsements and transactions.
 
-use crate::chaincode::{ChaincodeDefinition, ChaincodeEvent, Invocation};
+use crate::chaincode::{ChaincodeDefinition, ChaincodeEvent, ChaincodeResponse, Invocation};
 use crate::codec::encode;
 use crate::hash::{sha256, sha256_parts, Hash32, Signature, TxId};
 use crate::identity::Identity;
@@ -105,6 +105,17 @@ pub struct Endorsement {
     pub signature: Signature,
 }
 
+/// One endorser's answer to a proposal: the signed outcome and the chaincode's response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalResponse {
+    /// What was signed.
+    pub payload: ProposalResponsePayload,
+    /// The chaincode's response (its hash is in the payload).
+    pub response: ChaincodeResponse,
+    /// The signature.
+    pub endorsement: Endorsement,
+}
+
 /// An executed, endorsed chaincode invocation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndorsedInvocation {
@@ -130,6 +141,9 @@ pub enum LifecycleOp {
 }
 
 /// What a transaction does.
+// Invocations are by far the common case; boxing them would add an allocation to every
+// transaction decoded for the few lifecycle ones.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TxBody {
     /// An endorsed chaincode invocation.

@@ -1,0 +1,172 @@
+//! Payment: cross-bank settlement between organisations.
+//!
+//! Each organisation has one account, stored as decimal text under `balance/<org>`.
+//!
+//! | function | arguments | result |
+//! |---|---|---|
+//! | `init` | `org...` | every named org starts at 100; refused once initialised |
+//! | `transfer` | `from, to, amount` | moves `amount` from `from` to `to`; emits a `transfer` event; returns the event's JSON |
+//! | `balance` | `org` | the balance as decimal text |
+//! | `history` | `org` | JSON list of `{tx_id, block, timestamp_ms, balance}` of that account |
+//!
+//! `transfer` refuses unless the caller belongs to `from`, the amount is a positive
+//! integer, `from != to`, both accounts exist and `from` has enough funds; each refusal
+//! has its own message.
+
+use teechain_sdk::{arg_str, expect_args, refuse, Invocation, Refusal, Stub};
+
+teechain_sdk::chaincode!(handle);
+
+/// Balance of every organisation named by `init`.
+const INITIAL_BALANCE: u64 = 100;
+/// Marks that `init` has run.
+const INIT_KEY: &[u8] = b"meta/initialised";
+
+fn handle(stub: &mut Stub, inv: Invocation) -> Result<Vec<u8>, Refusal> {
+    match inv.function.as_str() {
+        "init" => init(stub, &inv),
+        "transfer" => transfer(stub, &inv),
+        "balance" => {
+            expect_args(&inv, &["org"])?;
+            let org = arg_str(&inv, 0, "org")?;
+            Ok(balance_of(stub, org)?.to_string().into_bytes())
+        }
+        "history" => history(stub, &inv),
+        other => refuse!("unknown function {other}; payment offers init, transfer, balance and history"),
+    }
+}
+
+fn balance_key(org: &str) -> Vec<u8> {
+    format!("balance/{org}").into_bytes()
+}
+
+fn init(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
+    if stub.get_state(INIT_KEY).is_some() {
+        refuse!("payment is already initialised");
+    }
+    if inv.args.is_empty() {
+        refuse!("init needs at least one organisation");
+    }
+    let mut orgs: Vec<&str> = Vec::with_capacity(inv.args.len());
+    for i in 0..inv.args.len() {
+        let org = arg_str(inv, i, "org")?;
+        if org.is_empty() {
+            refuse!("organisation names must not be empty");
+        }
+        if orgs.contains(&org) {
+            refuse!("organisation {org} is named twice");
+        }
+        orgs.push(org);
+    }
+    for org in &orgs {
+        stub.put_state(&balance_key(org), INITIAL_BALANCE.to_string().as_bytes());
+    }
+    stub.put_state(INIT_KEY, b"1");
+    Ok(Vec::new())
+}
+
+/// The balance of `org`, refusing for an unknown account.
+fn balance_of(stub: &mut Stub, org: &str) -> Result<u64, Refusal> {
+    match stub.get_state(&balance_key(org)) {
+        None => refuse!("unknown account {org}"),
+        Some(text) => parse_balance(org, &text),
+    }
+}
+
+fn parse_balance(org: &str, text: &[u8]) -> Result<u64, Refusal> {
+    match std::str::from_utf8(text).ok().and_then(|t| t.parse::<u64>().ok()) {
+        Some(v) => Ok(v),
+        None => refuse!("the stored balance of {org} is corrupt"),
+    }
+}
+
+/// A positive integer in plain decimal digits.
+fn parse_amount(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u64>().ok().filter(|&v| v > 0)
+}
+
+fn transfer(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
+    expect_args(inv, &["from", "to", "amount"])?;
+    let from = arg_str(inv, 0, "from")?;
+    let to = arg_str(inv, 1, "to")?;
+    let amount_text = arg_str(inv, 2, "amount")?;
+
+    let caller = stub.caller();
+    if caller.org != from {
+        refuse!("caller of {} may not spend from {from}'s account", caller.org);
+    }
+    let Some(amount) = parse_amount(amount_text) else {
+        refuse!("amount must be a positive integer, got {amount_text:?}");
+    };
+    if from == to {
+        refuse!("self-transfer is not allowed");
+    }
+    let from_balance = balance_of(stub, from)?;
+    let to_balance = balance_of(stub, to)?;
+    if from_balance < amount {
+        refuse!("insufficient funds: {from} has {from_balance}, transfer needs {amount}");
+    }
+    let Some(new_to) = to_balance.checked_add(amount) else {
+        refuse!("transfer would overflow the balance of {to}");
+    };
+    stub.put_state(&balance_key(from), (from_balance - amount).to_string().as_bytes());
+    stub.put_state(&balance_key(to), new_to.to_string().as_bytes());
+
+    let event = format!(
+        "{{\"from\":{},\"to\":{},\"amount\":{amount}}}",
+        json_string(from),
+        json_string(to)
+    );
+    stub.set_event("transfer", event.as_bytes());
+    Ok(event.into_bytes())
+}
+
+fn history(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
+    expect_args(inv, &["org"])?;
+    let org = arg_str(inv, 0, "org")?;
+    let key = balance_key(org);
+    let entries = stub.history(&key);
+    if entries.is_empty() && stub.get_state(&key).is_none() {
+        refuse!("unknown account {org}");
+    }
+    let mut out = String::from("[");
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let balance = match &e.value {
+            None => "null".to_string(),
+            Some(v) => match std::str::from_utf8(v).ok().and_then(|t| t.parse::<u64>().ok()) {
+                Some(n) => n.to_string(),
+                None => json_string(&String::from_utf8_lossy(v)),
+            },
+        };
+        out.push_str(&format!(
+            "{{\"tx_id\":\"{}\",\"block\":{},\"timestamp_ms\":{},\"balance\":{balance}}}",
+            e.tx_id.to_hex(),
+            e.block,
+            e.timestamp_ms
+        ));
+    }
+    out.push(']');
+    Ok(out.into_bytes())
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

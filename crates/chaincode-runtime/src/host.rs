@@ -1,0 +1,493 @@
+//! The host functions a chaincode imports (module `teechain`) and the per-execution
+//! host state behind them. The calling convention is described in the crate docs.
+
+use teechain_types::chaincode::abi::{ABSENT, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use teechain_types::chaincode::{ChaincodeEvent, InvocationContext};
+use teechain_types::codec::{encode, Limits};
+use wasmi::errors::{MemoryError, TableError};
+use wasmi::{Caller, Extern, Func, Memory, ResourceLimiter, Store, ValType};
+
+use crate::simulator::{TxSimulator, MAX_WRITE_SET_BYTES};
+use crate::{ExecutionLimits, RuntimeError};
+
+/// Fuel charged for every host call, on top of the bytes it moves.
+pub const HOST_CALL_FUEL: u64 = 1_000;
+/// Bytes moved across the boundary (either way) per unit of fuel.
+pub const HOST_BYTES_PER_FUEL: u64 = 16;
+/// The most events one invocation may emit.
+pub const MAX_EVENTS: usize = 64;
+/// The most bytes the host stages for the guest in one result (the SDK decodes results
+/// with `Limits::RECORD`).
+pub const MAX_STAGED_BYTES: usize = Limits::RECORD.max_bytes;
+/// The longest panic message kept from a guest.
+const MAX_PANIC_MESSAGE_BYTES: usize = 4 << 10;
+
+/// Everything one execution's host functions use; the data of its `Store`.
+pub(crate) struct HostState<'a> {
+    pub(crate) sim: TxSimulator<'a>,
+    ctx: &'a InvocationContext,
+    pub(crate) limiter: MemoryLimiter,
+    /// The guest's exported memory, set right after instantiation.
+    pub(crate) memory: Option<Memory>,
+    /// The result register: bytes staged for the guest's `result_read`.
+    register: Option<Vec<u8>>,
+    pub(crate) events: Vec<ChaincodeEvent>,
+    event_bytes: usize,
+    host_calls: u32,
+    max_host_calls: u32,
+    fuel_limit: u64,
+    /// Why a host function ended the execution, if one did.
+    pub(crate) abort: Option<RuntimeError>,
+}
+
+impl<'a> HostState<'a> {
+    pub(crate) fn new(sim: TxSimulator<'a>, ctx: &'a InvocationContext, limits: &ExecutionLimits) -> Self {
+        HostState {
+            sim,
+            ctx,
+            limiter: MemoryLimiter { max_memory_bytes: limits.max_memory_bytes, denied: false },
+            memory: None,
+            register: None,
+            events: Vec::new(),
+            event_bytes: 0,
+            host_calls: 0,
+            max_host_calls: limits.max_host_calls,
+            fuel_limit: limits.fuel,
+            abort: None,
+        }
+    }
+}
+
+/// Caps linear memory and tables, and remembers whether it refused a growth so that a
+/// failure that follows can be reported as [`RuntimeError::MemoryLimit`].
+pub(crate) struct MemoryLimiter {
+    max_memory_bytes: usize,
+    pub(crate) denied: bool,
+}
+
+/// The most table elements (function references) a chaincode may have.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        // A refused growth makes `memory.grow` return -1, as the spec says; Rust's
+        // allocator then aborts, which traps.
+        let allow = desired <= self.max_memory_bytes && maximum.is_none_or(|m| desired <= m);
+        if !allow {
+            self.denied = true;
+        }
+        Ok(allow)
+    }
+
+    fn memory_grow_failed(&mut self, _error: &MemoryError) -> Result<(), wasmi_core::LimiterError> {
+        self.denied = true;
+        Ok(())
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        Ok(desired <= MAX_TABLE_ELEMENTS && maximum.is_none_or(|m| desired <= m))
+    }
+
+    fn table_grow_failed(&mut self, _error: &TableError) -> Result<(), wasmi_core::LimiterError> {
+        Ok(())
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn tables(&self) -> usize {
+        4
+    }
+
+    fn memories(&self) -> usize {
+        1
+    }
+}
+
+/// The limiter of a store's host state (a function, not a closure, so that it is
+/// `'static` whatever the state's lifetime).
+pub(crate) fn limiter_of<'r>(state: &'r mut HostState<'_>) -> &'r mut dyn ResourceLimiter {
+    &mut state.limiter
+}
+
+type Ctx<'c, 'a> = Caller<'c, HostState<'a>>;
+type HostResult<T> = Result<T, wasmi::Error>;
+
+/// Runs a host function body; a [`RuntimeError`] is parked in the host state and the
+/// guest is trapped, so the execution ends with exactly that error.
+fn guard<'c, 'a, R>(
+    caller: &mut Ctx<'c, 'a>,
+    body: impl FnOnce(&mut Ctx<'c, 'a>) -> Result<R, RuntimeError>,
+) -> HostResult<R> {
+    body(caller).map_err(|e| {
+        caller.data_mut().abort = Some(e);
+        wasmi::Error::new("the host ended the chaincode execution")
+    })
+}
+
+/// Counts a host call and charges its base fuel.
+fn enter(c: &mut Ctx<'_, '_>) -> Result<(), RuntimeError> {
+    let state = c.data_mut();
+    state.host_calls += 1;
+    if state.host_calls > state.max_host_calls {
+        return Err(RuntimeError::HostCallLimit { limit: state.max_host_calls });
+    }
+    charge(c, HOST_CALL_FUEL)
+}
+
+/// Takes `amount` fuel from the store, failing with [`RuntimeError::OutOfFuel`].
+fn charge(c: &mut Ctx<'_, '_>, amount: u64) -> Result<(), RuntimeError> {
+    let fuel = c.get_fuel().map_err(|e| RuntimeError::Trap(format!("fuel metering is off: {e}")))?;
+    if fuel < amount {
+        // Drain what is left so that the consumed total equals the limit.
+        let _ = c.set_fuel(0);
+        return Err(RuntimeError::OutOfFuel { limit: c.data().fuel_limit });
+    }
+    c.set_fuel(fuel - amount).map_err(|e| RuntimeError::Trap(format!("fuel metering is off: {e}")))
+}
+
+fn charge_bytes(c: &mut Ctx<'_, '_>, bytes: usize) -> Result<(), RuntimeError> {
+    charge(c, bytes as u64 / HOST_BYTES_PER_FUEL)
+}
+
+fn memory(c: &Ctx<'_, '_>) -> Result<Memory, RuntimeError> {
+    c.data().memory.ok_or_else(|| RuntimeError::Abi("host call before the memory was set up".into()))
+}
+
+/// The guest range `ptr..ptr+len`, checked against the memory size.
+fn guest_range(ptr: i32, len: usize, mem_size: usize, what: &str) -> Result<std::ops::Range<usize>, RuntimeError> {
+    let start = ptr as u32 as usize;
+    match start.checked_add(len) {
+        Some(end) if end <= mem_size => Ok(start..end),
+        _ => Err(RuntimeError::Trap(format!(
+            "{what}: guest buffer at {start:#x} of {len} bytes lies outside linear memory of {mem_size} bytes"
+        ))),
+    }
+}
+
+/// Copies `len` bytes at `ptr` out of guest memory, refusing more than `limit`.
+fn read_guest(c: &mut Ctx<'_, '_>, ptr: i32, len: i32, limit: usize, what: &'static str) -> Result<Vec<u8>, RuntimeError> {
+    let len = len as u32 as usize;
+    if len > limit {
+        return Err(RuntimeError::TooLarge { what, len, limit });
+    }
+    let mem = memory(c)?;
+    let data = mem.data(&*c);
+    let range = guest_range(ptr, len, data.len(), what)?;
+    let bytes = data[range].to_vec();
+    charge_bytes(c, len)?;
+    Ok(bytes)
+}
+
+/// Stages `bytes` in the result register and returns their length.
+fn stage(c: &mut Ctx<'_, '_>, bytes: Vec<u8>) -> Result<i32, RuntimeError> {
+    if bytes.len() > MAX_STAGED_BYTES {
+        return Err(RuntimeError::TooLarge { what: "host call result", len: bytes.len(), limit: MAX_STAGED_BYTES });
+    }
+    let len = bytes.len();
+    charge_bytes(c, len)?;
+    c.data_mut().register = Some(bytes);
+    // MAX_STAGED_BYTES < i32::MAX.
+    Ok(len as i32)
+}
+
+fn utf8(bytes: Vec<u8>, what: &str) -> Result<String, RuntimeError> {
+    String::from_utf8(bytes).map_err(|_| RuntimeError::Abi(format!("{what} is not UTF-8")))
+}
+
+// ---- the host functions -------------------------------------------------------------
+
+fn result_len(mut caller: Ctx<'_, '_>) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        Ok(c.data().register.as_ref().map_or(ABSENT, |r| r.len() as i32))
+    })
+}
+
+fn result_read(mut caller: Ctx<'_, '_>, ptr: i32) -> HostResult<()> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let bytes = c
+            .data_mut()
+            .register
+            .take()
+            .ok_or_else(|| RuntimeError::Abi("result_read without a staged result".into()))?;
+        let mem = memory(c)?;
+        let data = mem.data_mut(&mut *c);
+        let range = guest_range(ptr, bytes.len(), data.len(), "result_read")?;
+        data[range].copy_from_slice(&bytes);
+        Ok(())
+    })
+}
+
+fn state_get(mut caller: Ctx<'_, '_>, key_ptr: i32, key_len: i32) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let key = read_guest(c, key_ptr, key_len, MAX_KEY_BYTES, "key")?;
+        match c.data_mut().sim.get(&key)? {
+            Some(value) => stage(c, value),
+            None => Ok(ABSENT),
+        }
+    })
+}
+
+fn state_put(mut caller: Ctx<'_, '_>, key_ptr: i32, key_len: i32, value_ptr: i32, value_len: i32) -> HostResult<()> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let key = read_guest(c, key_ptr, key_len, MAX_KEY_BYTES, "key")?;
+        let value = read_guest(c, value_ptr, value_len, MAX_VALUE_BYTES, "value")?;
+        let state = c.data_mut();
+        state.sim.put(&key, Some(&value), state.event_bytes)
+    })
+}
+
+fn state_del(mut caller: Ctx<'_, '_>, key_ptr: i32, key_len: i32) -> HostResult<()> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let key = read_guest(c, key_ptr, key_len, MAX_KEY_BYTES, "key")?;
+        let state = c.data_mut();
+        state.sim.put(&key, None, state.event_bytes)
+    })
+}
+
+fn state_range(mut caller: Ctx<'_, '_>, start_ptr: i32, start_len: i32, end_ptr: i32, end_len: i32) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let start = read_guest(c, start_ptr, start_len, MAX_KEY_BYTES, "range start")?;
+        let end = read_guest(c, end_ptr, end_len, MAX_KEY_BYTES, "range end")?;
+        let results = c.data_mut().sim.range(&start, &end)?;
+        let bytes = encode(&results);
+        stage(c, bytes)
+    })
+}
+
+fn state_history(mut caller: Ctx<'_, '_>, key_ptr: i32, key_len: i32) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let key = read_guest(c, key_ptr, key_len, MAX_KEY_BYTES, "key")?;
+        let entries = c.data_mut().sim.history(&key)?;
+        let bytes = encode(&entries);
+        stage(c, bytes)
+    })
+}
+
+fn caller_identity(mut caller: Ctx<'_, '_>) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let bytes = encode(&c.data().ctx.caller);
+        stage(c, bytes)
+    })
+}
+
+fn tx_id(mut caller: Ctx<'_, '_>) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let bytes = c.data().ctx.tx_id.0.to_vec();
+        stage(c, bytes)
+    })
+}
+
+fn timestamp_ms(mut caller: Ctx<'_, '_>) -> HostResult<i64> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        // The guest reinterprets the bits as u64.
+        Ok(c.data().ctx.timestamp_ms as i64)
+    })
+}
+
+fn transient_get(mut caller: Ctx<'_, '_>, name_ptr: i32, name_len: i32) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let name = read_guest(c, name_ptr, name_len, MAX_KEY_BYTES, "transient name")?;
+        let value = c.data().ctx.transient.iter().find(|(n, _)| n.as_bytes() == name).map(|(_, v)| v.clone());
+        match value {
+            Some(v) => stage(c, v),
+            None => Ok(ABSENT),
+        }
+    })
+}
+
+fn set_event(mut caller: Ctx<'_, '_>, name_ptr: i32, name_len: i32, payload_ptr: i32, payload_len: i32) -> HostResult<()> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let name = read_guest(c, name_ptr, name_len, MAX_KEY_BYTES, "event name")?;
+        let name = utf8(name, "event name")?;
+        let payload = read_guest(c, payload_ptr, payload_len, MAX_VALUE_BYTES, "event payload")?;
+        let state = c.data_mut();
+        if state.events.len() >= MAX_EVENTS {
+            return Err(RuntimeError::TooLarge { what: "events (count)", len: MAX_EVENTS + 1, limit: MAX_EVENTS });
+        }
+        let event_bytes = state.event_bytes + name.len() + payload.len();
+        let total = state.sim.write_bytes() + event_bytes;
+        if total > MAX_WRITE_SET_BYTES {
+            return Err(RuntimeError::TooLarge { what: "write set", len: total, limit: MAX_WRITE_SET_BYTES });
+        }
+        state.event_bytes = event_bytes;
+        state.events.push(ChaincodeEvent { name, payload });
+        Ok(())
+    })
+}
+
+fn guest_panic(mut caller: Ctx<'_, '_>, msg_ptr: i32, msg_len: i32) -> HostResult<()> {
+    guard(&mut caller, |c| {
+        let len = (msg_len as u32).min(MAX_PANIC_MESSAGE_BYTES as u32) as i32;
+        let message = read_guest(c, msg_ptr, len, MAX_PANIC_MESSAGE_BYTES, "panic message")?;
+        Err(RuntimeError::GuestPanic(String::from_utf8_lossy(&message).into_owned()))
+    })
+}
+
+fn private_unsupported(c: &mut Ctx<'_, '_>) -> Result<i32, RuntimeError> {
+    enter(c)?;
+    Err(RuntimeError::PrivateDataUnsupported)
+}
+
+fn private_get(mut caller: Ctx<'_, '_>, _: i32, _: i32, _: i32, _: i32) -> HostResult<i32> {
+    guard(&mut caller, private_unsupported)
+}
+
+fn private_put(mut caller: Ctx<'_, '_>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32) -> HostResult<i32> {
+    guard(&mut caller, private_unsupported)
+}
+
+fn private_del(mut caller: Ctx<'_, '_>, _: i32, _: i32, _: i32, _: i32) -> HostResult<i32> {
+    guard(&mut caller, private_unsupported)
+}
+
+fn private_hash(mut caller: Ctx<'_, '_>, _: i32, _: i32, _: i32, _: i32) -> HostResult<i32> {
+    guard(&mut caller, private_unsupported)
+}
+
+fn private_range(mut caller: Ctx<'_, '_>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32) -> HostResult<i32> {
+    guard(&mut caller, private_unsupported)
+}
+
+// ---- the import table ---------------------------------------------------------------
+
+/// One host function of the `teechain` import module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostFn {
+    ResultLen,
+    ResultRead,
+    StateGet,
+    StatePut,
+    StateDel,
+    StateRange,
+    StateHistory,
+    Caller,
+    TxId,
+    TimestampMs,
+    TransientGet,
+    SetEvent,
+    Panic,
+    PrivateGet,
+    PrivatePut,
+    PrivateDel,
+    PrivateHash,
+    PrivateRange,
+}
+
+const I32: ValType = ValType::I32;
+const I64: ValType = ValType::I64;
+
+impl HostFn {
+    pub(crate) const ALL: [HostFn; 18] = [
+        HostFn::ResultLen,
+        HostFn::ResultRead,
+        HostFn::StateGet,
+        HostFn::StatePut,
+        HostFn::StateDel,
+        HostFn::StateRange,
+        HostFn::StateHistory,
+        HostFn::Caller,
+        HostFn::TxId,
+        HostFn::TimestampMs,
+        HostFn::TransientGet,
+        HostFn::SetEvent,
+        HostFn::Panic,
+        HostFn::PrivateGet,
+        HostFn::PrivatePut,
+        HostFn::PrivateDel,
+        HostFn::PrivateHash,
+        HostFn::PrivateRange,
+    ];
+
+    /// The import name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            HostFn::ResultLen => "result_len",
+            HostFn::ResultRead => "result_read",
+            HostFn::StateGet => "state_get",
+            HostFn::StatePut => "state_put",
+            HostFn::StateDel => "state_del",
+            HostFn::StateRange => "state_range",
+            HostFn::StateHistory => "state_history",
+            HostFn::Caller => "caller",
+            HostFn::TxId => "tx_id",
+            HostFn::TimestampMs => "timestamp_ms",
+            HostFn::TransientGet => "transient_get",
+            HostFn::SetEvent => "set_event",
+            HostFn::Panic => "panic",
+            HostFn::PrivateGet => "private_get",
+            HostFn::PrivatePut => "private_put",
+            HostFn::PrivateDel => "private_del",
+            HostFn::PrivateHash => "private_hash",
+            HostFn::PrivateRange => "private_range",
+        }
+    }
+
+    pub(crate) fn by_name(name: &str) -> Option<HostFn> {
+        HostFn::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Parameter and result types.
+    pub(crate) fn signature(self) -> (&'static [ValType], &'static [ValType]) {
+        match self {
+            HostFn::ResultLen | HostFn::Caller | HostFn::TxId => (&[], &[I32]),
+            HostFn::ResultRead => (&[I32], &[]),
+            HostFn::StateGet | HostFn::StateHistory | HostFn::TransientGet => (&[I32, I32], &[I32]),
+            HostFn::StatePut | HostFn::SetEvent => (&[I32, I32, I32, I32], &[]),
+            HostFn::StateDel | HostFn::Panic => (&[I32, I32], &[]),
+            HostFn::StateRange | HostFn::PrivateGet | HostFn::PrivateDel | HostFn::PrivateHash => {
+                (&[I32, I32, I32, I32], &[I32])
+            }
+            HostFn::TimestampMs => (&[], &[I64]),
+            HostFn::PrivatePut | HostFn::PrivateRange => (&[I32, I32, I32, I32, I32, I32], &[I32]),
+        }
+    }
+
+    /// The function, created in `store`.
+    pub(crate) fn wrap(self, store: &mut Store<HostState<'_>>) -> Extern {
+        let f = match self {
+            HostFn::ResultLen => Func::wrap(&mut *store, result_len),
+            HostFn::ResultRead => Func::wrap(&mut *store, result_read),
+            HostFn::StateGet => Func::wrap(&mut *store, state_get),
+            HostFn::StatePut => Func::wrap(&mut *store, state_put),
+            HostFn::StateDel => Func::wrap(&mut *store, state_del),
+            HostFn::StateRange => Func::wrap(&mut *store, state_range),
+            HostFn::StateHistory => Func::wrap(&mut *store, state_history),
+            HostFn::Caller => Func::wrap(&mut *store, caller_identity),
+            HostFn::TxId => Func::wrap(&mut *store, tx_id),
+            HostFn::TimestampMs => Func::wrap(&mut *store, timestamp_ms),
+            HostFn::TransientGet => Func::wrap(&mut *store, transient_get),
+            HostFn::SetEvent => Func::wrap(&mut *store, set_event),
+            HostFn::Panic => Func::wrap(&mut *store, guest_panic),
+            HostFn::PrivateGet => Func::wrap(&mut *store, private_get),
+            HostFn::PrivatePut => Func::wrap(&mut *store, private_put),
+            HostFn::PrivateDel => Func::wrap(&mut *store, private_del),
+            HostFn::PrivateHash => Func::wrap(&mut *store, private_hash),
+            HostFn::PrivateRange => Func::wrap(&mut *store, private_range),
+        };
+        Extern::Func(f)
+    }
+}

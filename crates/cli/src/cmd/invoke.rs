@@ -1,0 +1,68 @@
+//! `teechain invoke` and `teechain query`.
+
+use crate::output::Output;
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use teechain_client::Client;
+use teechain_node::LocalNetwork;
+
+#[derive(Args)]
+pub(crate) struct InvokeArgs {
+    /// Network directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The caller's organisation.
+    #[arg(long, default_value = "org1")]
+    org: String,
+    /// The caller's identity in that organisation (client or admin).
+    #[arg(long, default_value = "client")]
+    user: String,
+    /// Transient input NAME=VALUE (never written to the ledger); repeatable.
+    #[arg(long, value_parser = parse_transient)]
+    transient: Vec<(String, Vec<u8>)>,
+    /// Chaincode name.
+    chaincode: String,
+    /// Function name.
+    function: String,
+    /// Arguments.
+    args: Vec<String>,
+}
+
+fn parse_transient(s: &str) -> Result<(String, Vec<u8>), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("transient input '{s}' is not NAME=VALUE"))?;
+    Ok((k.to_string(), v.as_bytes().to_vec()))
+}
+
+fn client(net: &LocalNetwork, a: &InvokeArgs) -> Result<Client> {
+    let signer = net.user(&a.org, &a.user).with_context(|| format!("identity {} of {}", a.user, a.org))?;
+    Ok(Client::new(signer, net.channel()))
+}
+
+fn args(a: &InvokeArgs) -> Vec<Vec<u8>> {
+    a.args.iter().map(|s| s.as_bytes().to_vec()).collect()
+}
+
+pub(crate) fn invoke(a: InvokeArgs, out: &Output) -> Result<()> {
+    let net = LocalNetwork::open(&a.dir)?;
+    let c = client(&net, &a)?;
+    let committed = c.invoke(&net, &a.chaincode, &a.function, args(&a), &a.transient)?;
+    let payload = String::from_utf8_lossy(&committed.response.payload).to_string();
+    out.result(
+        format!("committed in block {} as VALID (tx {})\n{payload}", committed.block, committed.tx_id),
+        json!({ "ok": true, "tx_id": committed.tx_id.to_hex(), "block": committed.block, "code": "VALID",
+                "payload": payload,
+                "events": committed.events.iter().map(|e| json!({"name": e.name, "payload": String::from_utf8_lossy(&e.payload)})).collect::<Vec<_>>() }),
+    );
+    Ok(())
+}
+
+pub(crate) fn query(a: InvokeArgs, out: &Output) -> Result<()> {
+    let net = LocalNetwork::open(&a.dir)?;
+    let c = client(&net, &a)?;
+    let response = c.query(&net, &a.chaincode, &a.function, args(&a))?;
+    let payload = String::from_utf8_lossy(&response.payload).to_string();
+    out.result(payload.clone(), json!({ "ok": true, "payload": payload }));
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! One module per command group.
+
+pub(crate) mod chaincode;
+pub(crate) mod demo;
+pub(crate) mod invoke;
+pub(crate) mod ledger;
+pub(crate) mod network;

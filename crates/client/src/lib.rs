@@ -1,0 +1,198 @@
+//! TEEChain's client SDK.
+//!
+//! A [`Client`] holds one signing identity. [`Client::invoke`] runs Fabric's flow
+//! against any [`Gateway`]: sign a proposal, collect endorsements, check that they
+//! agree, assemble and sign the transaction, submit it and wait for its validation code.
+//! [`Client::query`] evaluates on one node without ordering.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+use teechain_crypto::SigningIdentity;
+pub use teechain_node::{Gateway, NodeError, SubmitOutcome};
+use teechain_types::chaincode::{ChaincodeEvent, ChaincodeResponse, Invocation};
+use teechain_types::codec::encode;
+use teechain_types::tx::{
+    transient_digest, EndorsedInvocation, LifecycleOp, Proposal, ProposalResponse, SignedProposal, TxBody, TxHeader,
+    TxPayload,
+};
+use teechain_types::{sha256, Identity, Transaction, TxId, ValidationCode};
+
+/// Why a client operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The network refused or failed (includes chaincode refusals, with their message).
+    #[error("{0}")]
+    Node(#[from] NodeError),
+    /// No endorsement was returned.
+    #[error("no endorsements were returned")]
+    NoEndorsements,
+    /// Endorsers produced different results: the transaction would be invalid.
+    #[error("endorsements disagree: {0} and {1} produced different results")]
+    EndorsementMismatch(String, String),
+    /// An endorser's response does not match the hash it signed.
+    #[error("the response of {0} does not match the hash it endorsed")]
+    ResponseMismatch(String),
+    /// The transaction was ordered but found invalid.
+    #[error("transaction {tx_id} was committed in block {block} as invalid: {code}")]
+    Invalid {
+        /// Transaction id.
+        tx_id: TxId,
+        /// Block number.
+        block: u64,
+        /// Validation code.
+        code: ValidationCode,
+    },
+}
+
+/// A committed, valid invocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// Transaction id.
+    pub tx_id: TxId,
+    /// Block number.
+    pub block: u64,
+    /// The chaincode's response.
+    pub response: ChaincodeResponse,
+    /// Events the transaction emitted.
+    pub events: Vec<ChaincodeEvent>,
+}
+
+/// A client of one organisation.
+#[derive(Clone)]
+pub struct Client {
+    signer: SigningIdentity,
+    channel: String,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn describe(id: &Identity) -> String {
+    format!("an endorser of {}", id.org)
+}
+
+impl Client {
+    /// A client signing with `signer` on `channel`.
+    pub fn new(signer: SigningIdentity, channel: impl Into<String>) -> Client {
+        Client { signer, channel: channel.into() }
+    }
+
+    /// The client's identity.
+    pub fn identity(&self) -> &Identity {
+        self.signer.identity()
+    }
+
+    fn header(&self) -> TxHeader {
+        let nonce: [u8; 24] = rand::random();
+        TxHeader {
+            channel: self.channel.clone(),
+            creator: self.signer.identity().clone(),
+            nonce: nonce.to_vec(),
+            timestamp_ms: now_ms(),
+        }
+    }
+
+    /// Builds and signs a proposal.
+    pub fn propose(
+        &self,
+        chaincode: &str,
+        function: &str,
+        args: Vec<Vec<u8>>,
+        transient: &[(String, Vec<u8>)],
+    ) -> SignedProposal {
+        let proposal = Proposal {
+            header: self.header(),
+            chaincode: chaincode.to_string(),
+            invocation: Invocation { function: function.to_string(), args },
+            transient_digest: transient_digest(transient),
+        };
+        let signature = self.signer.sign(&proposal.hash().0);
+        SignedProposal { proposal, signature }
+    }
+
+    /// Checks that the endorsements agree and builds the signed transaction.
+    pub fn assemble(&self, proposal: &SignedProposal, responses: &[ProposalResponse]) -> Result<Transaction, ClientError> {
+        let first = responses.first().ok_or(ClientError::NoEndorsements)?;
+        let expected = first.payload.hash();
+        for r in responses {
+            if r.payload.hash() != expected {
+                return Err(ClientError::EndorsementMismatch(
+                    describe(&first.endorsement.endorser),
+                    describe(&r.endorsement.endorser),
+                ));
+            }
+            if sha256(&encode(&r.response)) != r.payload.response_hash {
+                return Err(ClientError::ResponseMismatch(describe(&r.endorsement.endorser)));
+            }
+        }
+        let p = &proposal.proposal;
+        let body = TxBody::Invoke(EndorsedInvocation {
+            chaincode: p.chaincode.clone(),
+            invocation: p.invocation.clone(),
+            transient_digest: p.transient_digest,
+            response: first.payload.clone(),
+            endorsements: responses.iter().map(|r| r.endorsement.clone()).collect(),
+        });
+        Ok(self.sign(TxPayload { header: p.header.clone(), body }))
+    }
+
+    /// A signed lifecycle transaction (the signer must be an organisation admin).
+    pub fn lifecycle(&self, op: LifecycleOp) -> Transaction {
+        self.sign(TxPayload { header: self.header(), body: TxBody::Lifecycle(op) })
+    }
+
+    fn sign(&self, payload: TxPayload) -> Transaction {
+        let signature = self.signer.sign(&payload.hash().0);
+        Transaction { payload, signature }
+    }
+
+    /// Endorses and assembles a transaction without submitting it.
+    pub fn prepare(
+        &self,
+        gateway: &dyn Gateway,
+        chaincode: &str,
+        function: &str,
+        args: Vec<Vec<u8>>,
+        transient: &[(String, Vec<u8>)],
+    ) -> Result<(Transaction, ProposalResponse), ClientError> {
+        let proposal = self.propose(chaincode, function, args, transient);
+        let responses = gateway.endorse(&proposal, transient)?;
+        let tx = self.assemble(&proposal, &responses)?;
+        let first = responses.into_iter().next().ok_or(ClientError::NoEndorsements)?;
+        Ok((tx, first))
+    }
+
+    /// Invokes a chaincode function and waits until the transaction commits valid.
+    pub fn invoke(
+        &self,
+        gateway: &dyn Gateway,
+        chaincode: &str,
+        function: &str,
+        args: Vec<Vec<u8>>,
+        transient: &[(String, Vec<u8>)],
+    ) -> Result<Committed, ClientError> {
+        let (tx, endorsed) = self.prepare(gateway, chaincode, function, args, transient)?;
+        let outcome = gateway.submit(tx)?;
+        if !outcome.code.is_valid() {
+            return Err(ClientError::Invalid { tx_id: outcome.tx_id, block: outcome.block, code: outcome.code });
+        }
+        Ok(Committed {
+            tx_id: outcome.tx_id,
+            block: outcome.block,
+            response: endorsed.response,
+            events: endorsed.payload.events,
+        })
+    }
+
+    /// Evaluates a chaincode function on one node (no ordering, no writes).
+    pub fn query(
+        &self,
+        gateway: &dyn Gateway,
+        chaincode: &str,
+        function: &str,
+        args: Vec<Vec<u8>>,
+    ) -> Result<ChaincodeResponse, ClientError> {
+        let proposal = self.propose(chaincode, function, args, &[]);
+        Ok(gateway.evaluate(&proposal, &[])?)
+    }
+}

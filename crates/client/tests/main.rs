@@ -1,0 +1,14 @@
+//! End-to-end tests of the core: real ledgers (redb files in temporary directories),
+//! real enclaves running real WebAssembly chaincode, real signatures and certificates,
+//! all peers of a three-organisation network in one process.
+
+/// A fresh network directory with a deployed chaincode, shared by the tests.
+mod fixture;
+/// Lifecycle: approvals, majority, upgrade, uncommitted chaincode refused.
+mod lifecycle;
+/// The payment chaincode: the transfer scenario and every refusal.
+mod payment;
+/// Validation codes: MVCC, duplicates, forged signatures, unknown CAs, policy.
+mod validation;
+/// Chaincode that misbehaves: endless loops and memory bombs end, the node goes on.
+mod runaway;

@@ -1,0 +1,15 @@
+//! The reference chaincode contracts of `contracts/`, compiled to WebAssembly when this
+//! crate builds (see `build.rs`) and embedded here as bytes.
+//!
+//! Deploy or run them by handing the bytes to the chaincode runtime:
+//! `Runtime::compile(teechain_contracts::PAYMENT)`.
+
+/// The payment contract (cross-bank settlement; see `contracts/payment`).
+pub const PAYMENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/payment.wasm"));
+
+/// The testbed contract, which exercises every host function and limit of the runtime
+/// (see `contracts/testbed`). For tests only.
+pub const TESTBED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/testbed.wasm"));
+
+/// A contract's name and bytes, for listing.
+pub const ALL: &[(&str, &[u8])] = &[("payment", PAYMENT), ("testbed", TESTBED)];

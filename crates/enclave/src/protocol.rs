@@ -1,0 +1,137 @@
+//! The messages that cross the enclave boundary, in both directions.
+
+use serde::{Deserialize, Serialize};
+use teechain_types::chaincode::{ChaincodeResponse, HistoryEntry};
+pub use teechain_types::tx::ProposalResponse;
+use teechain_types::tx::SignedProposal;
+use teechain_types::{Hash32, Identity, VersionedValue};
+
+/// A call into the enclave.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnclaveRequest {
+    /// Describe the enclave.
+    Info,
+    /// Compile and keep a chaincode package (WebAssembly).
+    InstallChaincode {
+        /// The package.
+        wasm: Vec<u8>,
+    },
+    /// Execute a proposal against committed state and endorse a successful result.
+    Endorse {
+        /// The client's signed proposal.
+        proposal: SignedProposal,
+        /// Transient inputs (bound by the proposal's digest, never stored).
+        transient: Vec<(String, Vec<u8>)>,
+    },
+    /// Execute a proposal as a query: same checks, no endorsement, no writes kept.
+    Evaluate {
+        /// The client's signed proposal.
+        proposal: SignedProposal,
+        /// Transient inputs.
+        transient: Vec<(String, Vec<u8>)>,
+    },
+}
+
+/// What the enclave says about itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnclaveInfo {
+    /// Platform name (`virtual`, ...).
+    pub platform: String,
+    /// False for platforms without hardware protection.
+    pub secure: bool,
+    /// The identity endorsements are signed with.
+    pub endorser: Identity,
+    /// Code hashes of installed chaincode.
+    pub installed: Vec<Hash32>,
+}
+
+/// Kinds of failure reported across the boundary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureKind {
+    /// The request did not decode.
+    BadRequest,
+    /// The proposal's signature, certificate, channel or transient digest is wrong.
+    BadProposal,
+    /// The chaincode is not committed, or its code is not installed here.
+    ChaincodeUnavailable,
+    /// The chaincode refused (its message says why).
+    ChaincodeRefused,
+    /// Execution failed: out of fuel, memory limit, trap.
+    ExecutionFailed,
+    /// The host's state service failed.
+    HostFailure,
+}
+
+/// A response from the enclave.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnclaveResponse {
+    /// Answer to [`EnclaveRequest::Info`].
+    Info(EnclaveInfo),
+    /// Answer to [`EnclaveRequest::InstallChaincode`].
+    Installed {
+        /// SHA-256 of the package.
+        code_hash: Hash32,
+    },
+    /// Answer to [`EnclaveRequest::Endorse`].
+    Endorsed(Box<ProposalResponse>),
+    /// Answer to [`EnclaveRequest::Evaluate`].
+    Evaluated(ChaincodeResponse),
+    /// Any request failed.
+    Failed {
+        /// What kind of failure.
+        kind: FailureKind,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A call from the enclave to its host: reads of committed state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HostCall {
+    /// One key.
+    Get {
+        /// Namespace.
+        namespace: String,
+        /// Key.
+        key: Vec<u8>,
+    },
+    /// A key range `[start, end)`.
+    Range {
+        /// Namespace.
+        namespace: String,
+        /// Inclusive start.
+        start: Vec<u8>,
+        /// Exclusive end; empty is unbounded.
+        end: Vec<u8>,
+        /// Most results.
+        limit: u32,
+    },
+    /// Committed changes of a key.
+    History {
+        /// Namespace.
+        namespace: String,
+        /// Key.
+        key: Vec<u8>,
+        /// Most entries.
+        limit: u32,
+    },
+}
+
+/// The host's answer to a [`HostCall`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HostReply {
+    /// Answer to `Get`.
+    Value(Option<VersionedValue>),
+    /// Answer to `Range`.
+    Entries(Vec<(Vec<u8>, VersionedValue)>),
+    /// Answer to `History`.
+    History(Vec<HistoryEntry>),
+    /// The host failed to answer.
+    Error(String),
+}
+
+/// The host side of the boundary, as the enclave sees it.
+pub trait Host: Sync {
+    /// Answers one encoded [`HostCall`] with an encoded [`HostReply`].
+    fn ocall(&self, request: &[u8]) -> Vec<u8>;
+}

@@ -1,0 +1,370 @@
+//! Deterministic block validation: `(committed state, block) → codes + writes`.
+//!
+//! Two phases. The first is stateless and runs in parallel over the block: channel,
+//! certificates, proposal binding, and every signature, checked as one Ed25519 batch per
+//! worker (a failing batch is re-checked one signature at a time to find the culprits).
+//! The second walks the transactions in order against committed state plus the writes
+//! of earlier valid transactions in the same block: duplicate ids, chaincode definition,
+//! endorsement policy, MVCC and phantom reads, lifecycle rules.
+
+use crate::error::LedgerError;
+use crate::lifecycle;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use teechain_crypto::{BatchVerifier, Msp, VerifiedIdentity};
+use teechain_types::chaincode::{ChaincodeDefinition, HistoryEntry};
+use teechain_types::codec::encode;
+use teechain_types::hash::Signature;
+use teechain_types::policy::{EndorsementPolicy, PrincipalRole};
+use teechain_types::rwset::{in_range, range_digest, MAX_RANGE_RESULTS};
+use teechain_types::state::{StateError, StateView};
+use teechain_types::tx::{EndorsedInvocation, LifecycleOp, TxBody};
+use teechain_types::{sha256, Block, Hash32, Role, Transaction, TxId, ValidationCode, Version, VersionedValue};
+
+/// Committed state plus the tx-id index: what validation reads.
+pub trait LedgerView: StateView {
+    /// True if a transaction with this id is in a committed block.
+    fn tx_committed(&self, tx_id: &TxId) -> Result<bool, StateError>;
+}
+
+/// One write of a valid transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateWrite {
+    /// Namespace.
+    pub namespace: String,
+    /// Key.
+    pub key: Vec<u8>,
+    /// New value or `None` for delete.
+    pub value: Option<Vec<u8>>,
+    /// Version assigned: (block, index of the writing transaction).
+    pub version: Version,
+}
+
+/// The result of validating a block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// One code per transaction.
+    pub codes: Vec<ValidationCode>,
+    /// Writes of the valid transactions, in order.
+    pub writes: Vec<StateWrite>,
+}
+
+/// Validates blocks of one channel.
+pub struct BlockValidator {
+    channel: String,
+    msp: Arc<Msp>,
+    lifecycle_policy: EndorsementPolicy,
+    policies: Mutex<HashMap<String, Arc<EndorsementPolicy>>>,
+}
+
+/// What the stateless phase learnt about one transaction.
+struct Prechecked {
+    code: Option<ValidationCode>,
+    creator: Option<Arc<VerifiedIdentity>>,
+    endorsers: Vec<Arc<VerifiedIdentity>>,
+}
+
+impl BlockValidator {
+    /// A validator for `channel` whose members are `msp`'s organisations.
+    pub fn new(channel: impl Into<String>, msp: Arc<Msp>) -> BlockValidator {
+        let lifecycle_policy = EndorsementPolicy::majority(&msp.org_names(), PrincipalRole::Admin);
+        BlockValidator { channel: channel.into(), msp, lifecycle_policy, policies: Mutex::new(HashMap::new()) }
+    }
+
+    /// The channel's membership.
+    pub fn msp(&self) -> &Arc<Msp> {
+        &self.msp
+    }
+
+    /// Validates `block` against `view` (state as of the previous block).
+    pub fn validate(&self, view: &dyn LedgerView, block: &Block) -> Result<BlockOutcome, LedgerError> {
+        let pre = self.precheck_all(&block.transactions);
+        let mut state = BlockState { view, overlay: BTreeMap::new() };
+        let mut outcome = BlockOutcome { codes: Vec::with_capacity(pre.len()), writes: Vec::new() };
+        let mut seen: HashSet<TxId> = HashSet::with_capacity(pre.len());
+        for (i, (tx, pre)) in block.transactions.iter().zip(pre).enumerate() {
+            let version = Version { block: block.header.number, tx: i as u32 };
+            let code = match pre.code {
+                Some(code) => code,
+                None => {
+                    let tx_id = tx.tx_id();
+                    if !seen.insert(tx_id) || view.tx_committed(&tx_id)? {
+                        ValidationCode::DuplicateTxId
+                    } else {
+                        self.check_stateful(&mut state, tx, &pre, version, &mut outcome.writes)?
+                    }
+                }
+            };
+            outcome.codes.push(code);
+        }
+        Ok(outcome)
+    }
+
+    fn precheck_all(&self, txs: &[Transaction]) -> Vec<Prechecked> {
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+        if workers <= 1 || txs.len() < 64 {
+            return self.precheck_chunk(txs);
+        }
+        let chunk = txs.len().div_ceil(workers);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = txs.chunks(chunk).map(|c| s.spawn(move || self.precheck_chunk(c))).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    }
+
+    fn precheck_chunk(&self, txs: &[Transaction]) -> Vec<Prechecked> {
+        // (tx index in chunk, is creator signature, digest, signature, key)
+        let mut sigs: Vec<(usize, bool, Hash32, Signature, ed25519_key::Key)> = Vec::new();
+        let mut out: Vec<Prechecked> = txs
+            .iter()
+            .enumerate()
+            .map(|(i, tx)| self.precheck(i, tx, &mut sigs))
+            .collect();
+        let mut batch = BatchVerifier::new();
+        for (_, _, digest, sig, key) in &sigs {
+            batch.push(digest.0, sig, key);
+        }
+        if batch.verify().is_err() {
+            for (i, creator, digest, sig, key) in &sigs {
+                if teechain_crypto::verify(key, &digest.0, sig).is_ok() {
+                    continue;
+                }
+                // A bad creator signature outranks any other finding: the transaction
+                // is not the creator's, so its id must not be recorded.
+                if *creator {
+                    out[*i].code = Some(ValidationCode::BadCreatorSignature);
+                } else if out[*i].code.is_none() {
+                    out[*i].code = Some(ValidationCode::BadEndorsement);
+                }
+            }
+        }
+        out
+    }
+
+    fn precheck(
+        &self,
+        i: usize,
+        tx: &Transaction,
+        sigs: &mut Vec<(usize, bool, Hash32, Signature, ed25519_key::Key)>,
+    ) -> Prechecked {
+        let fail = |code| Prechecked { code: Some(code), creator: None, endorsers: Vec::new() };
+        let header = &tx.payload.header;
+        if header.channel != self.channel {
+            return fail(ValidationCode::WrongChannel);
+        }
+        let Ok(creator) = self.msp.validate(&header.creator) else {
+            return fail(ValidationCode::UnknownCreator);
+        };
+        sigs.push((i, true, tx.payload.hash(), tx.signature, creator.public_key));
+        let mut endorsers = Vec::new();
+        if let TxBody::Invoke(inv) = &tx.payload.body {
+            let proposal_hash = tx.proposal().map(|p| p.hash()).unwrap_or_default();
+            if inv.response.proposal_hash != proposal_hash {
+                return Prechecked { code: Some(ValidationCode::ProposalMismatch), creator: Some(creator), endorsers };
+            }
+            let response_hash = inv.response.hash();
+            for e in &inv.endorsements {
+                match self.msp.validate(&e.endorser) {
+                    Ok(id) if id.role == Role::Peer => {
+                        sigs.push((i, false, response_hash, e.signature, id.public_key));
+                        endorsers.push(id);
+                    }
+                    _ => {
+                        return Prechecked { code: Some(ValidationCode::BadEndorsement), creator: Some(creator), endorsers }
+                    }
+                }
+            }
+        }
+        Prechecked { code: None, creator: Some(creator), endorsers }
+    }
+
+    fn check_stateful(
+        &self,
+        state: &mut BlockState<'_>,
+        tx: &Transaction,
+        pre: &Prechecked,
+        version: Version,
+        writes: &mut Vec<StateWrite>,
+    ) -> Result<ValidationCode, LedgerError> {
+        let Some(creator) = &pre.creator else {
+            return Ok(ValidationCode::UnknownCreator);
+        };
+        match &tx.payload.body {
+            TxBody::Invoke(inv) => self.check_invoke(state, inv, pre, version, writes),
+            TxBody::Lifecycle(op) => self.check_lifecycle(state, op, creator, version, writes),
+        }
+    }
+
+    fn check_invoke(
+        &self,
+        state: &mut BlockState<'_>,
+        inv: &EndorsedInvocation,
+        pre: &Prechecked,
+        version: Version,
+        writes: &mut Vec<StateWrite>,
+    ) -> Result<ValidationCode, LedgerError> {
+        let ns = inv.chaincode.as_str();
+        let rwset = &inv.response.rwset;
+        if rwset.namespace != ns || lifecycle::check_name(ns).is_err() {
+            return Ok(ValidationCode::InvalidInvocation);
+        }
+        let Some(def) = state.definition(ns)? else {
+            return Ok(ValidationCode::ChaincodeNotDefined);
+        };
+        let cc = &inv.response.chaincode;
+        if cc.name != ns || cc.sequence != def.sequence || cc.code_hash != def.code_hash {
+            return Ok(ValidationCode::ChaincodeNotDefined);
+        }
+        let Some(policy) = self.policy(&def.endorsement_policy) else {
+            return Ok(ValidationCode::EndorsementPolicyFailure);
+        };
+        // One signer per distinct endorser identity: a peer that signs twice counts once.
+        let mut distinct: Vec<&Arc<VerifiedIdentity>> = Vec::new();
+        for e in &pre.endorsers {
+            if !distinct.iter().any(|d| d.public_key == e.public_key) {
+                distinct.push(e);
+            }
+        }
+        let signers: Vec<(String, Role)> = distinct.iter().map(|e| (e.org.clone(), e.role)).collect();
+        if !policy.evaluate(&signers) {
+            return Ok(ValidationCode::EndorsementPolicyFailure);
+        }
+        for r in &rwset.reads {
+            if state.written_in_block(ns, &r.key) {
+                return Ok(ValidationCode::MvccReadConflict);
+            }
+            let current = state.view.get(ns, &r.key)?;
+            let (cur_version, cur_hash) = match &current {
+                Some(v) => (Some(v.version), Some(sha256(&v.value))),
+                None => (None, None),
+            };
+            if cur_version != r.version || cur_hash != r.value_hash {
+                return Ok(ValidationCode::MvccReadConflict);
+            }
+        }
+        for rr in &rwset.range_reads {
+            if state.written_in_range(ns, &rr.start, &rr.end) {
+                return Ok(ValidationCode::PhantomReadConflict);
+            }
+            let results = state.view.range(ns, &rr.start, &rr.end, MAX_RANGE_RESULTS)?;
+            if range_digest(results.iter().map(|(k, v)| (k.as_slice(), v.version))) != rr.results_digest {
+                return Ok(ValidationCode::PhantomReadConflict);
+            }
+        }
+        for w in &rwset.writes {
+            state.write(ns, &w.key, w.value.clone());
+            writes.push(StateWrite { namespace: ns.to_string(), key: w.key.clone(), value: w.value.clone(), version });
+        }
+        Ok(ValidationCode::Valid)
+    }
+
+    fn check_lifecycle(
+        &self,
+        state: &mut BlockState<'_>,
+        op: &LifecycleOp,
+        creator: &VerifiedIdentity,
+        version: Version,
+        writes: &mut Vec<StateWrite>,
+    ) -> Result<ValidationCode, LedgerError> {
+        if creator.role != Role::Admin {
+            return Ok(ValidationCode::LifecycleUnauthorized);
+        }
+        let (LifecycleOp::Approve(def) | LifecycleOp::Commit(def)) = op;
+        if lifecycle::check_definition(def).is_err() {
+            return Ok(ValidationCode::LifecycleInvalid);
+        }
+        let current = state.definition(&def.name)?.map(|d| d.sequence).unwrap_or(0);
+        if def.sequence != current + 1 {
+            return Ok(ValidationCode::LifecycleInvalid);
+        }
+        let hash = lifecycle::definition_hash(def);
+        let (key, value) = match op {
+            LifecycleOp::Approve(_) => {
+                (lifecycle::approval_key(&def.name, def.sequence, &creator.org), hash.0.to_vec())
+            }
+            LifecycleOp::Commit(_) => {
+                let mut approvers = Vec::new();
+                for org in self.msp.org_names() {
+                    let k = lifecycle::approval_key(&def.name, def.sequence, &org);
+                    if state.get(lifecycle::NAMESPACE, &k)?.is_some_and(|v| v.value == hash.0) {
+                        approvers.push((org, Role::Admin));
+                    }
+                }
+                if !self.lifecycle_policy.evaluate(&approvers) {
+                    return Ok(ValidationCode::LifecycleInvalid);
+                }
+                (lifecycle::definition_key(&def.name), encode(def))
+            }
+        };
+        state.write(lifecycle::NAMESPACE, &key, Some(value.clone()));
+        writes.push(StateWrite { namespace: lifecycle::NAMESPACE.to_string(), key, value: Some(value), version });
+        Ok(ValidationCode::Valid)
+    }
+
+    fn policy(&self, text: &str) -> Option<Arc<EndorsementPolicy>> {
+        let mut cache = self.policies.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.get(text) {
+            return Some(p.clone());
+        }
+        let p = Arc::new(EndorsementPolicy::parse(text).ok()?);
+        cache.insert(text.to_string(), p.clone());
+        Some(p)
+    }
+}
+
+/// Committed state plus the writes of earlier valid transactions of the block.
+struct BlockState<'a> {
+    view: &'a dyn LedgerView,
+    overlay: BTreeMap<(String, Vec<u8>), Option<Vec<u8>>>,
+}
+
+impl BlockState<'_> {
+    fn written_in_block(&self, ns: &str, key: &[u8]) -> bool {
+        self.overlay.contains_key(&(ns.to_string(), key.to_vec()))
+    }
+
+    fn written_in_range(&self, ns: &str, start: &[u8], end: &[u8]) -> bool {
+        let lo = (ns.to_string(), start.to_vec());
+        self.overlay
+            .range(lo..)
+            .take_while(|((n, _), _)| n == ns)
+            .any(|((_, k), _)| in_range(k, start, end))
+    }
+
+    fn write(&mut self, ns: &str, key: &[u8], value: Option<Vec<u8>>) {
+        self.overlay.insert((ns.to_string(), key.to_vec()), value);
+    }
+
+}
+
+impl StateView for BlockState<'_> {
+    fn get(&self, ns: &str, key: &[u8]) -> Result<Option<VersionedValue>, StateError> {
+        match self.overlay.get(&(ns.to_string(), key.to_vec())) {
+            // The version of an in-block write is not needed by the lifecycle reads.
+            Some(v) => Ok(v.clone().map(|value| VersionedValue { value, version: Version { block: u64::MAX, tx: 0 } })),
+            None => self.view.get(ns, key),
+        }
+    }
+
+    fn range(&self, ns: &str, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, VersionedValue)>, StateError> {
+        self.view.range(ns, start, end, limit)
+    }
+
+    fn history(&self, ns: &str, key: &[u8], limit: usize) -> Result<Vec<HistoryEntry>, StateError> {
+        self.view.history(ns, key, limit)
+    }
+
+}
+
+impl BlockState<'_> {
+    fn definition(&self, name: &str) -> Result<Option<ChaincodeDefinition>, StateError> {
+        lifecycle::committed_definition(self, name)
+    }
+}
+
+mod ed25519_key {
+    pub(super) type Key = teechain_crypto::VerifyingKey;
+}

@@ -1,0 +1,178 @@
+//! The network directory: what `teechain network init` writes and every node reads.
+//!
+//! ```text
+//! DIR/network.json                       channel config (orgs, CA certs, lifecycle policy) and nodes
+//! DIR/orgs/<org>/ca/{cert,key}.pem       the organisation's CA
+//! DIR/orgs/<org>/users/admin/{cert,key}.pem   approves chaincode definitions
+//! DIR/orgs/<org>/users/client/{cert,key}.pem  invokes and queries
+//! DIR/orgs/<org>/peers/peer0/{cert,key}.pem   the node's identity
+//! DIR/nodes/peer0.<org>/                 the node's data: ledger.redb, chaincode/
+//! ```
+//! Key files are created with mode 0600 and never overwritten.
+
+use crate::error::NodeError;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use teechain_crypto::{OrgCa, SigningIdentity};
+use teechain_types::Role;
+
+/// File name of the network config inside the network directory.
+pub const NETWORK_FILE: &str = "network.json";
+
+/// One organisation of the channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgEntry {
+    /// Organisation (MSP) id.
+    pub name: String,
+    /// Its CA certificate, PEM.
+    pub ca_cert_pem: String,
+}
+
+/// The channel: its organisations and how chaincode definitions are agreed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelConfig {
+    /// Channel id.
+    pub channel: String,
+    /// Member organisations.
+    pub orgs: Vec<OrgEntry>,
+    /// Lifecycle policy: `MAJORITY admin` (a majority of organisations' admins approve).
+    pub lifecycle_policy: String,
+    /// Trusted-execution platforms whose enclaves may endorse (`virtual` is INSECURE).
+    pub allowed_platforms: Vec<String>,
+}
+
+/// One node of the network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEntry {
+    /// Node name, e.g. `peer0.org1`.
+    pub name: String,
+    /// Its organisation.
+    pub org: String,
+    /// Its identity's name under `orgs/<org>/peers/`.
+    pub identity: String,
+    /// Its data directory, relative to the network directory.
+    pub data_dir: String,
+}
+
+/// The whole network config (`DIR/network.json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkConfig {
+    /// The channel.
+    pub channel: ChannelConfig,
+    /// The nodes.
+    pub nodes: Vec<NodeEntry>,
+}
+
+impl NetworkConfig {
+    /// Reads `DIR/network.json`.
+    pub fn load(dir: &Path) -> Result<NetworkConfig, NodeError> {
+        let path = dir.join(NETWORK_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                NodeError::Config {
+                    path: path.clone(),
+                    message: "no network here: run `teechain network init --dir DIR` first".into(),
+                }
+            } else {
+                NodeError::Io { path: path.clone(), source }
+            }
+        })?;
+        serde_json::from_str(&text).map_err(|e| NodeError::Config { path, message: e.to_string() })
+    }
+
+    /// The organisations and their CA certificates (DER), as the MSP takes them.
+    pub fn msp_orgs(&self) -> Result<Vec<(String, Vec<u8>)>, NodeError> {
+        self.channel
+            .orgs
+            .iter()
+            .map(|o| Ok((o.name.clone(), teechain_crypto::parse_cert_pem(&o.ca_cert_pem)?)))
+            .collect()
+    }
+
+    /// Names of the organisations.
+    pub fn org_names(&self) -> Vec<String> {
+        self.channel.orgs.iter().map(|o| o.name.clone()).collect()
+    }
+}
+
+/// Directory of a user's identity (`admin` or `client`).
+pub fn user_dir(dir: &Path, org: &str, user: &str) -> PathBuf {
+    dir.join("orgs").join(org).join("users").join(user)
+}
+
+/// Directory of a node's identity.
+pub fn peer_identity_dir(dir: &Path, org: &str, identity: &str) -> PathBuf {
+    dir.join("orgs").join(org).join("peers").join(identity)
+}
+
+/// Loads the identity stored in `id_dir` (`cert.pem`, `key.pem`).
+pub fn load_identity(id_dir: &Path, org: &str) -> Result<SigningIdentity, NodeError> {
+    Ok(SigningIdentity::load(&id_dir.join("cert.pem"), &id_dir.join("key.pem"), org)?)
+}
+
+/// Checks an organisation name: lower-case letters, digits and '-', 1 to 32 long.
+pub fn check_org_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("organisation name '{name}' must be 1-32 characters of a-z, 0-9 and '-'"))
+    }
+}
+
+/// Creates a network directory: per organisation a CA, an admin, a client and one node
+/// identity; the channel config; one data directory per node. Refuses to touch a
+/// directory that already holds a network.
+pub fn init_network(dir: &Path, channel: &str, orgs: &[String]) -> Result<NetworkConfig, NodeError> {
+    if orgs.is_empty() {
+        return Err(NodeError::Invalid("name at least one organisation".into()));
+    }
+    for (i, o) in orgs.iter().enumerate() {
+        check_org_name(o).map_err(NodeError::Invalid)?;
+        if orgs[..i].contains(o) {
+            return Err(NodeError::Invalid(format!("organisation '{o}' is named twice")));
+        }
+    }
+    if dir.join(NETWORK_FILE).exists() || dir.join("orgs").exists() {
+        return Err(NodeError::AlreadyInitialised(dir.to_path_buf()));
+    }
+    let mut config = NetworkConfig {
+        channel: ChannelConfig {
+            channel: channel.to_string(),
+            orgs: Vec::new(),
+            lifecycle_policy: "MAJORITY admin".into(),
+            allowed_platforms: vec!["virtual".into()],
+        },
+        nodes: Vec::new(),
+    };
+    for org in orgs {
+        let ca = OrgCa::generate(org)?;
+        let ca_dir = dir.join("orgs").join(org).join("ca");
+        write_pair(&ca_dir, &ca.cert_pem(), &ca.key_pem())?;
+        for (user, role) in [("admin", Role::Admin), ("client", Role::Client)] {
+            let id = ca.issue(&format!("{user}@{org}"), role, &[])?;
+            write_pair(&user_dir(dir, org, user), &id.cert_pem, &id.key_pem)?;
+        }
+        let node_name = format!("peer0.{org}");
+        let id = ca.issue(&node_name, Role::Peer, &[])?;
+        write_pair(&peer_identity_dir(dir, org, "peer0"), &id.cert_pem, &id.key_pem)?;
+        let data_dir = format!("nodes/{node_name}");
+        std::fs::create_dir_all(dir.join(&data_dir)).map_err(NodeError::io(dir.join(&data_dir)))?;
+        config.channel.orgs.push(OrgEntry { name: org.clone(), ca_cert_pem: ca.cert_pem() });
+        config.nodes.push(NodeEntry { name: node_name, org: org.clone(), identity: "peer0".into(), data_dir });
+    }
+    let path = dir.join(NETWORK_FILE);
+    let text = serde_json::to_string_pretty(&config).map_err(|e| NodeError::Invalid(e.to_string()))?;
+    std::fs::write(&path, text).map_err(NodeError::io(&path))?;
+    Ok(config)
+}
+
+fn write_pair(dir: &Path, cert_pem: &str, key_pem: &str) -> Result<(), NodeError> {
+    std::fs::create_dir_all(dir).map_err(NodeError::io(dir))?;
+    let cert = dir.join("cert.pem");
+    std::fs::write(&cert, cert_pem).map_err(NodeError::io(&cert))?;
+    teechain_crypto::write_secret(&dir.join("key.pem"), key_pem)?;
+    Ok(())
+}

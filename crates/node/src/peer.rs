@@ -1,0 +1,155 @@
+//! One node: ledger, enclave, validator.
+
+use crate::error::NodeError;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use teechain_chaincode_runtime::ExecutionLimits;
+use teechain_crypto::{Msp, SigningIdentity};
+use teechain_enclave::host::ViewHost;
+use teechain_enclave::{Enclave, EnclaveConfig, EnclaveHandle, Platform};
+use teechain_ledger::lifecycle;
+use teechain_ledger::{BlockOutcome, BlockValidator, Ledger};
+use teechain_types::chaincode::{ChaincodeDefinition, ChaincodeResponse};
+use teechain_types::tx::{ProposalResponse, SignedProposal};
+use teechain_types::{Block, Hash32};
+
+/// One node of an organisation.
+pub struct Peer {
+    name: String,
+    org: String,
+    data_dir: PathBuf,
+    ledger: Ledger,
+    enclave: EnclaveHandle,
+    validator: BlockValidator,
+}
+
+impl Peer {
+    /// Opens a node's data directory: its ledger, a fresh enclave holding `signer`, and
+    /// the chaincode packages installed before.
+    pub fn open(
+        name: &str,
+        data_dir: &Path,
+        channel: &str,
+        orgs: &[(String, Vec<u8>)],
+        signer: SigningIdentity,
+        msp: Arc<Msp>,
+    ) -> Result<Peer, NodeError> {
+        let org = signer.identity().org.clone();
+        let ledger = Ledger::open(&data_dir.join("ledger.redb"))?;
+        let enclave = Enclave::new(EnclaveConfig {
+            platform: Platform::Virtual,
+            channel: channel.to_string(),
+            orgs: orgs.to_vec(),
+            signer,
+            limits: ExecutionLimits::default(),
+        })
+        .map_err(NodeError::Invalid)?;
+        let peer = Peer {
+            name: name.to_string(),
+            org,
+            data_dir: data_dir.to_path_buf(),
+            ledger,
+            enclave: EnclaveHandle::in_process(enclave),
+            validator: BlockValidator::new(channel, msp),
+        };
+        peer.reinstall()?;
+        Ok(peer)
+    }
+
+    fn packages_dir(&self) -> PathBuf {
+        self.data_dir.join("chaincode")
+    }
+
+    fn reinstall(&self) -> Result<(), NodeError> {
+        let dir = self.packages_dir();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for entry in entries {
+            let path = entry.map_err(NodeError::io(&dir))?.path();
+            if path.extension().is_some_and(|e| e == "wasm") {
+                let wasm = std::fs::read(&path).map_err(NodeError::io(&path))?;
+                self.enclave.install(wasm)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Node name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Organisation.
+    pub fn org(&self) -> &str {
+        &self.org
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The enclave.
+    pub fn enclave(&self) -> &EnclaveHandle {
+        &self.enclave
+    }
+
+    /// Installs a chaincode package: kept in the data directory and loaded into the
+    /// enclave. Returns its code hash.
+    pub fn install(&self, wasm: &[u8]) -> Result<Hash32, NodeError> {
+        let hash = self.enclave.install(wasm.to_vec())?;
+        let dir = self.packages_dir();
+        std::fs::create_dir_all(&dir).map_err(NodeError::io(&dir))?;
+        let path = dir.join(format!("{}.wasm", hash.to_hex()));
+        if !path.exists() {
+            std::fs::write(&path, wasm).map_err(NodeError::io(&path))?;
+        }
+        Ok(hash)
+    }
+
+    /// The committed definition of a chaincode.
+    pub fn definition(&self, name: &str) -> Result<Option<ChaincodeDefinition>, NodeError> {
+        let snap = self.ledger.snapshot()?;
+        Ok(lifecycle::committed_definition(&snap, name).map_err(teechain_ledger::LedgerError::from)?)
+    }
+
+    /// Every committed chaincode definition, by name.
+    pub fn definitions(&self) -> Result<Vec<ChaincodeDefinition>, NodeError> {
+        use teechain_types::state::StateView;
+        let snap = self.ledger.snapshot()?;
+        let prefix = lifecycle::definition_key("");
+        let mut end = prefix.clone();
+        if let Some(last) = end.last_mut() {
+            *last += 1;
+        }
+        let rows = snap.range(lifecycle::NAMESPACE, &prefix, &end, usize::MAX).map_err(teechain_ledger::LedgerError::from)?;
+        rows.into_iter()
+            .map(|(_, v)| {
+                teechain_types::chaincode::decode_definition(&v.value)
+                    .map_err(|e| NodeError::Invalid(format!("corrupt chaincode definition: {e}")))
+            })
+            .collect()
+    }
+
+    /// Executes and endorses a proposal in the enclave against committed state.
+    pub fn endorse(&self, proposal: &SignedProposal, transient: &[(String, Vec<u8>)]) -> Result<ProposalResponse, NodeError> {
+        let snap = self.ledger.snapshot()?;
+        Ok(self.enclave.endorse(&ViewHost(&snap), proposal.clone(), transient.to_vec())?)
+    }
+
+    /// Executes a proposal as a query.
+    pub fn evaluate(&self, proposal: &SignedProposal, transient: &[(String, Vec<u8>)]) -> Result<ChaincodeResponse, NodeError> {
+        let snap = self.ledger.snapshot()?;
+        Ok(self.enclave.evaluate(&ViewHost(&snap), proposal.clone(), transient.to_vec())?)
+    }
+
+    /// Validates and commits the next block; returns the outcome.
+    pub fn commit_block(&self, block: Block) -> Result<BlockOutcome, NodeError> {
+        let snap = self.ledger.snapshot()?;
+        let outcome = self.validator.validate(&snap, &block)?;
+        drop(snap);
+        self.ledger.commit(block, &outcome)?;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,12 @@
+//! Decoding untrusted bytes as a Block must never panic, and whatever decodes must
+//! re-encode to exactly the input (one encoding per value).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use teechain_types::codec::{decode, encode, Limits};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(v) = decode::<teechain_types::Block>(data, Limits::BLOCK) {
+        assert_eq!(encode(&v), data);
+    }
+});
