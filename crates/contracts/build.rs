@@ -30,7 +30,9 @@ fn main() {
 
     let target_dir = out_dir.join("wasm-target");
     let mut cmd = Command::new(&cargo);
-    cmd.arg("build")
+    // From inside the contracts workspace, so that its .cargo/config.toml applies.
+    cmd.current_dir(&contracts)
+        .arg("build")
         .arg("--release")
         .arg("--target")
         .arg(TARGET)
@@ -78,12 +80,11 @@ fn main() {
 
 /// Watches the contracts workspace, but not build output inside it.
 fn rerun_if_changed(contracts: &Path) {
-    let entries = std::fs::read_dir(contracts)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", contracts.display()));
+    let entries = std::fs::read_dir(contracts).unwrap_or_else(|e| panic!("reading {}: {e}", contracts.display()));
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name == "target" || name.starts_with('.') {
+        if name == "target" || (name.starts_with('.') && name != ".cargo") {
             continue;
         }
         println!("cargo:rerun-if-changed={}", entry.path().display());
@@ -115,8 +116,6 @@ fn check_target_installed(rustc: &std::ffi::OsStr) {
 
 fn has_std(dir: &Path) -> bool {
     std::fs::read_dir(dir)
-        .map(|entries| {
-            entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
-        })
+        .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
         .unwrap_or(false)
 }

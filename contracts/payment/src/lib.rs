@@ -1,6 +1,8 @@
 //! Payment: cross-bank settlement between organisations.
 //!
-//! Each organisation has one account, stored as decimal text under `balance/<org>`.
+//! Accounts are stored as decimal text under `balance/<account>`. An account is an
+//! organisation's name (`org1`) or one of its sub-accounts (`org1/treasury`); either is
+//! owned by that organisation, whose clients alone may spend from it.
 //!
 //! | function | arguments | result |
 //! |---|---|---|
@@ -17,6 +19,11 @@ use teechain_sdk::{arg_str, expect_args, refuse, Invocation, Refusal, Stub};
 
 teechain_sdk::chaincode!(handle);
 
+/// The organisation that owns an account: the part before the first `/`.
+fn owner(account: &str) -> &str {
+    account.split('/').next().unwrap_or(account)
+}
+
 /// Balance of every organisation named by `init`.
 const INITIAL_BALANCE: u64 = 100;
 /// Marks that `init` has run.
@@ -32,7 +39,9 @@ fn handle(stub: &mut Stub, inv: Invocation) -> Result<Vec<u8>, Refusal> {
             Ok(balance_of(stub, org)?.to_string().into_bytes())
         }
         "history" => history(stub, &inv),
-        other => refuse!("unknown function {other}; payment offers init, transfer, balance and history"),
+        other => {
+            refuse!("unknown function {other}; payment offers init, transfer, balance and history")
+        }
     }
 }
 
@@ -74,7 +83,10 @@ fn balance_of(stub: &mut Stub, org: &str) -> Result<u64, Refusal> {
 }
 
 fn parse_balance(org: &str, text: &[u8]) -> Result<u64, Refusal> {
-    match std::str::from_utf8(text).ok().and_then(|t| t.parse::<u64>().ok()) {
+    match std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse::<u64>().ok())
+    {
         Some(v) => Ok(v),
         None => refuse!("the stored balance of {org} is corrupt"),
     }
@@ -95,8 +107,11 @@ fn transfer(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
     let amount_text = arg_str(inv, 2, "amount")?;
 
     let caller = stub.caller();
-    if caller.org != from {
-        refuse!("caller of {} may not spend from {from}'s account", caller.org);
+    if caller.org != owner(from) {
+        refuse!(
+            "caller of {} may not spend from {from}'s account",
+            caller.org
+        );
     }
     let Some(amount) = parse_amount(amount_text) else {
         refuse!("amount must be a positive integer, got {amount_text:?}");
@@ -112,7 +127,10 @@ fn transfer(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
     let Some(new_to) = to_balance.checked_add(amount) else {
         refuse!("transfer would overflow the balance of {to}");
     };
-    stub.put_state(&balance_key(from), (from_balance - amount).to_string().as_bytes());
+    stub.put_state(
+        &balance_key(from),
+        (from_balance - amount).to_string().as_bytes(),
+    );
     stub.put_state(&balance_key(to), new_to.to_string().as_bytes());
 
     let event = format!(
@@ -139,7 +157,10 @@ fn history(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
         }
         let balance = match &e.value {
             None => "null".to_string(),
-            Some(v) => match std::str::from_utf8(v).ok().and_then(|t| t.parse::<u64>().ok()) {
+            Some(v) => match std::str::from_utf8(v)
+                .ok()
+                .and_then(|t| t.parse::<u64>().ok())
+            {
                 Some(n) => n.to_string(),
                 None => json_string(&String::from_utf8_lossy(v)),
             },

@@ -87,7 +87,9 @@ fn handle(stub: &mut Stub, inv: Invocation) -> Result<Vec<u8>, Refusal> {
         "grow" => grow(),
         "recurse" => Ok(recurse(u64::MAX).to_le_bytes().to_vec()),
         "big" => {
-            let n: usize = arg_str(&inv, 0, "n")?.parse().map_err(|_| Refusal::new("n must be a number"))?;
+            let n: usize = arg_str(&inv, 0, "n")?
+                .parse()
+                .map_err(|_| Refusal::new("n must be a number"))?;
             Ok(vec![0xAB; n])
         }
         "private_put" => {
@@ -127,7 +129,9 @@ fn ops(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
                 i += 2;
             }
             "range" => {
-                out.push(encode(&stub.get_range(&arg(inv, i + 1, "start")?, &arg(inv, i + 2, "end")?)));
+                out.push(encode(
+                    &stub.get_range(&arg(inv, i + 1, "start")?, &arg(inv, i + 2, "end")?),
+                ));
                 i += 3;
             }
             other => refuse!("unknown op {other}"),

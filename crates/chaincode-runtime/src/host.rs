@@ -139,7 +139,7 @@ fn guard<'c, 'a, R>(
 /// Counts a host call and charges its base fuel.
 fn enter(c: &mut Ctx<'_, '_>) -> Result<(), RuntimeError> {
     let state = c.data_mut();
-    state.host_calls += 1;
+    state.host_calls = state.host_calls.saturating_add(1);
     if state.host_calls > state.max_host_calls {
         return Err(RuntimeError::HostCallLimit { limit: state.max_host_calls });
     }
@@ -177,7 +177,13 @@ fn guest_range(ptr: i32, len: usize, mem_size: usize, what: &str) -> Result<std:
 }
 
 /// Copies `len` bytes at `ptr` out of guest memory, refusing more than `limit`.
-fn read_guest(c: &mut Ctx<'_, '_>, ptr: i32, len: i32, limit: usize, what: &'static str) -> Result<Vec<u8>, RuntimeError> {
+fn read_guest(
+    c: &mut Ctx<'_, '_>,
+    ptr: i32,
+    len: i32,
+    limit: usize,
+    what: &'static str,
+) -> Result<Vec<u8>, RuntimeError> {
     let len = len as u32 as usize;
     if len > limit {
         return Err(RuntimeError::TooLarge { what, len, limit });
@@ -318,7 +324,13 @@ fn transient_get(mut caller: Ctx<'_, '_>, name_ptr: i32, name_len: i32) -> HostR
     })
 }
 
-fn set_event(mut caller: Ctx<'_, '_>, name_ptr: i32, name_len: i32, payload_ptr: i32, payload_len: i32) -> HostResult<()> {
+fn set_event(
+    mut caller: Ctx<'_, '_>,
+    name_ptr: i32,
+    name_len: i32,
+    payload_ptr: i32,
+    payload_len: i32,
+) -> HostResult<()> {
     guard(&mut caller, |c| {
         enter(c)?;
         let name = read_guest(c, name_ptr, name_len, MAX_KEY_BYTES, "event name")?;

@@ -66,22 +66,36 @@
 //!
 //! **Result register.** A call that yields bytes stages them in the host and returns
 //! their length `n >= 0`; the guest allocates `n` bytes and calls `result_read(ptr)`.
-//! `-1` ([`abi::ABSENT`](teechain_types::chaincode::abi::ABSENT)) means no value. `-2` ([`abi::HOST_ERROR`](teechain_types::chaincode::abi::HOST_ERROR)) means the call failed
-//! in a way the guest may handle, with a UTF-8 message staged (read its length with
-//! `result_len`); the private-data calls reserve it for errors such as "not a member".
+//! `-1` ([`ABSENT`]) means no value. `-2` ([`HOST_ERROR`]) means the call failed in a way
+//! the guest may handle, with a UTF-8 message staged (read its length with `result_len`);
+//! the private-data calls reserve it for errors such as "not a member".
 //!
 //! **Private data.** The private-data calls are part of the interface, but collections
 //! are not available yet: each ends the execution with
 //! [`RuntimeError::PrivateDataUnsupported`].
 //!
-//! **Limits.** Keys and names are at most [`abi::MAX_KEY_BYTES`](teechain_types::chaincode::abi::MAX_KEY_BYTES), values and event
-//! payloads at most [`abi::MAX_VALUE_BYTES`](teechain_types::chaincode::abi::MAX_VALUE_BYTES), the write set and events together at most
+//! **Limits.** Keys and names are at most [`MAX_KEY_BYTES`], values and event payloads at
+//! most [`MAX_VALUE_BYTES`], the write set and events together at most
 //! [`MAX_WRITE_SET_BYTES`], a range query at most [`MAX_RANGE_RESULTS`] committed keys,
 //! a staged result at most [`MAX_STAGED_BYTES`], at most [`MAX_EVENTS`] events and
 //! [`ExecutionLimits::max_host_calls`] host calls. Every host call costs
 //! [`HOST_CALL_FUEL`] plus one unit per [`HOST_BYTES_PER_FUEL`] bytes it moves. Every
 //! guest pointer is bounds-checked; a bad one ends the execution with
 //! [`RuntimeError::Trap`]. No guest input can make the host panic.
+//!
+//! # Protecting the host
+//!
+//! wasmi runs with its loop dispatch (`portable-dispatch`): the default tail-call
+//! dispatch depends on LLVM optimising sibling calls, and where it does not (our dev and
+//! test profile, or `call` operators without `codegen-units = 1`) a chaincode's loop
+//! overflows the native stack and aborts the whole process. The interpreter's own value
+//! and call stacks are bounded (1,000 nested calls), so deep recursion ends with
+//! [`RuntimeError::StackOverflow`].
+//!
+//! [`ABSENT`]: teechain_types::chaincode::abi::ABSENT
+//! [`HOST_ERROR`]: teechain_types::chaincode::abi::HOST_ERROR
+//! [`MAX_KEY_BYTES`]: teechain_types::chaincode::abi::MAX_KEY_BYTES
+//! [`MAX_VALUE_BYTES`]: teechain_types::chaincode::abi::MAX_VALUE_BYTES
 
 use std::fmt;
 use std::sync::Arc;
@@ -349,7 +363,8 @@ impl Runtime {
         store.set_fuel(limits.fuel).map_err(|e| RuntimeError::Trap(format!("fuel metering is off: {e}")))?;
 
         let externs: Vec<_> = code.imports.iter().map(|f| f.wrap(&mut store)).collect();
-        let instance = Instance::new(&mut store, &code.module, &externs).map_err(|e| classify(e, &mut store, limits))?;
+        let instance =
+            Instance::new(&mut store, &code.module, &externs).map_err(|e| classify(e, &mut store, limits))?;
         let memory = instance
             .get_memory(&store, EXPORT_MEMORY)
             .ok_or_else(|| RuntimeError::InvalidModule(format!("no memory export `{EXPORT_MEMORY}`")))?;
@@ -359,8 +374,11 @@ impl Runtime {
 
         // Hand the invocation to the guest.
         let input = encode(invocation);
-        let len = i32::try_from(input.len())
-            .map_err(|_| RuntimeError::TooLarge { what: "invocation", len: input.len(), limit: i32::MAX as usize })?;
+        let len = i32::try_from(input.len()).map_err(|_| RuntimeError::TooLarge {
+            what: "invocation",
+            len: input.len(),
+            limit: i32::MAX as usize,
+        })?;
         let ptr = alloc.call(&mut store, len).map_err(|e| classify(e, &mut store, limits))?;
         if ptr == 0 && len > 0 {
             return Err(RuntimeError::Abi(format!("{EXPORT_ALLOC} could not allocate {len} bytes")));

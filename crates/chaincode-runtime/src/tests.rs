@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use teechain_types::chaincode::abi;
 use teechain_types::chaincode::{Caller, HistoryEntry, Invocation, InvocationContext, STATUS_OK, STATUS_REFUSED};
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::hash::{sha256, Hash32};
 use teechain_types::identity::Role;
 use teechain_types::rwset::{range_digest, Version, VersionedValue};
 use teechain_types::state::{StateError, StateView};
-use teechain_types::chaincode::abi;
 use teechain_types::{KvRead, KvWrite, ReadWriteSet};
 
 use super::*;
@@ -278,7 +278,8 @@ fn memory_bomb_hits_the_memory_limit() {
 #[test]
 fn memory_grow_beyond_the_cap_in_wat() {
     // memory.grow returns -1; the module then traps on its own.
-    let wasm = module_with("", "(if (i32.eq (memory.grow (i32.const 5000)) (i32.const -1)) (then unreachable)) (i64.const 0)");
+    let wasm =
+        module_with("", "(if (i32.eq (memory.grow (i32.const 5000)) (i32.const -1)) (then unreachable)) (i64.const 0)");
     let err = run_module(&wasm).unwrap_err();
     assert!(matches!(err, RuntimeError::MemoryLimit { .. }), "{err}");
 }
@@ -335,7 +336,7 @@ fn abi_misuse_is_reported() {
 fn host_call_limit_applies() {
     let rt = Runtime::new(ExecutionLimits { max_host_calls: 5, ..Default::default() });
     let code = rt.compile(teechain_contracts::TESTBED).unwrap();
-    let args: Vec<&[u8]> = std::iter::repeat([&b"get"[..], b"k"]).take(10).flatten().collect();
+    let args: Vec<&[u8]> = std::iter::repeat_n([&b"get"[..], b"k"], 10).flatten().collect();
     let err = rt.execute(&code, NS, &MemState::default(), &ctx("org1"), &inv("ops", &args)).unwrap_err();
     assert!(matches!(err, RuntimeError::HostCallLimit { limit: 5 }), "{err}");
 }
@@ -486,11 +487,8 @@ fn range_merges_pending_writes_and_digests_committed_versions() {
     state.put("other", b"a15", b"elsewhere", v(2, 2));
     let (sim, out) = ops(&state, &[b"put", b"a25", b"new", b"del", b"a2", b"put", b"c", b"x", b"range", b"a", b"b"]);
     let results: Vec<(Vec<u8>, Vec<u8>)> = decode(&out[3], Limits::RECORD).unwrap();
-    let expected: Vec<(Vec<u8>, Vec<u8>)> = vec![
-        (b"a1".to_vec(), b"v1".to_vec()),
-        (b"a25".to_vec(), b"new".to_vec()),
-        (b"a3".to_vec(), b"v3".to_vec()),
-    ];
+    let expected: Vec<(Vec<u8>, Vec<u8>)> =
+        vec![(b"a1".to_vec(), b"v1".to_vec()), (b"a25".to_vec(), b"new".to_vec()), (b"a3".to_vec(), b"v3".to_vec())];
     assert_eq!(results, expected);
     assert_eq!(sim.rwset.range_reads.len(), 1);
     let rr = &sim.rwset.range_reads[0];
@@ -546,7 +544,10 @@ fn context_calls() {
     assert_eq!(exec("timestamp", &[]).response.payload, b"1700000000000");
     assert_eq!(exec("transient", &[b"secret"]).response.payload, b"s3cr3t");
     let missing = exec("transient", &[b"nope"]);
-    assert_eq!((missing.response.status, missing.response.message.as_str()), (STATUS_REFUSED, "no transient input nope"));
+    assert_eq!(
+        (missing.response.status, missing.response.message.as_str()),
+        (STATUS_REFUSED, "no transient input nope")
+    );
 }
 
 #[test]

@@ -57,7 +57,8 @@ fn demo_payment_shows_the_balances_and_every_refusal() {
     assert_eq!(v["balances_after_transfer"], serde_json::json!({"org1": 90, "org2": 110, "org3": 100}));
     let refusals = v["refusals"].as_array().expect("refusals");
     assert_eq!(refusals.len(), 6);
-    let reasons: std::collections::HashSet<_> = refusals.iter().map(|r| r["reason"].as_str().expect("reason")).collect();
+    let reasons: std::collections::HashSet<_> =
+        refusals.iter().map(|r| r["reason"].as_str().expect("reason")).collect();
     assert!(reasons.len() >= 5, "distinct reasons: {reasons:?}");
     assert_eq!(v["replay"]["second"], "DUPLICATE_TXID");
     assert_eq!(v["forged_signature"], "BAD_CREATOR_SIGNATURE");
@@ -77,7 +78,8 @@ fn invoke_query_and_verify_by_hand() {
     assert_eq!(json(&pay)["code"], "VALID");
     let q = teechain(&["query", "--dir", d, "--org", "org2", "payment", "balance", "org2", "--json"]);
     assert_eq!(json(&q)["payload"], "110");
-    let over = teechain(&["invoke", "--dir", d, "--org", "org1", "payment", "transfer", "org1", "org2", "500", "--json"]);
+    let over =
+        teechain(&["invoke", "--dir", d, "--org", "org1", "payment", "transfer", "org1", "org2", "500", "--json"]);
     assert!(!over.status.success());
     assert_eq!(json(&over)["ok"], false);
     assert!(json(&over)["error"].as_str().expect("error").contains("insufficient"));
@@ -95,7 +97,18 @@ fn a_bad_policy_is_refused_with_its_position() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path().to_str().expect("utf8");
     assert!(teechain(&["network", "init", "--dir", d]).status.success());
-    let out = teechain(&["chaincode", "deploy", "--dir", d, "--name", "p", "--wasm", "payment", "--policy", "AND('org1.member' 'org2.member')"]);
+    let out = teechain(&[
+        "chaincode",
+        "deploy",
+        "--dir",
+        d,
+        "--name",
+        "p",
+        "--wasm",
+        "payment",
+        "--policy",
+        "AND('org1.member' 'org2.member')",
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("position"), "{err}");

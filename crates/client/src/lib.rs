@@ -111,7 +111,11 @@ impl Client {
     }
 
     /// Checks that the endorsements agree and builds the signed transaction.
-    pub fn assemble(&self, proposal: &SignedProposal, responses: &[ProposalResponse]) -> Result<Transaction, ClientError> {
+    pub fn assemble(
+        &self,
+        proposal: &SignedProposal,
+        responses: &[ProposalResponse],
+    ) -> Result<Transaction, ClientError> {
         let first = responses.first().ok_or(ClientError::NoEndorsements)?;
         let expected = first.payload.hash();
         for r in responses {

@@ -1,4 +1,3 @@
-use std::path::Path;
 use teechain_client::Client;
 use teechain_node::config::init_network;
 use teechain_node::{Gateway, LocalNetwork};
@@ -79,4 +78,3 @@ pub(crate) fn balance(net: &LocalNetwork, org: &str) -> u64 {
     let r = client(net, "org3").query(net, "payment", "balance", args(&[org])).expect("balance");
     String::from_utf8(r.payload).expect("utf8").parse().expect("number")
 }
-

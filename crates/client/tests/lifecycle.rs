@@ -8,10 +8,7 @@ fn invoking_an_uncommitted_chaincode_is_refused_clearly() {
     let n = network();
     n.net.install(teechain_contracts::PAYMENT).expect("install");
     let err = client(&n.net, "org1").invoke(&n.net, "payment", "balance", args(&["org1"]), &[]).expect_err("refused");
-    assert!(
-        matches!(err, teechain_client::ClientError::Node(NodeError::ChaincodeNotCommitted { .. })),
-        "{err}"
-    );
+    assert!(matches!(err, teechain_client::ClientError::Node(NodeError::ChaincodeNotCommitted { .. })), "{err}");
     assert!(err.to_string().contains("not committed"), "{err}");
     let q = client(&n.net, "org1").query(&n.net, "payment", "balance", args(&["org1"])).expect_err("query refused");
     assert!(q.to_string().contains("not committed"), "{q}");
@@ -23,8 +20,11 @@ fn commit_needs_a_majority_of_approvals() {
     let wasm = teechain_contracts::PAYMENT;
     n.net.install(wasm).expect("install");
     let def = definition("payment", wasm, 1, "AND('org1.member','org2.member')");
-    let approve = |org: &str| n.net.submit(admin(&n.net, org).lifecycle(LifecycleOp::Approve(def.clone()))).expect("approve").code;
-    let commit = || n.net.submit(admin(&n.net, "org3").lifecycle(LifecycleOp::Commit(def.clone()))).expect("commit").code;
+    let approve = |org: &str| {
+        n.net.submit(admin(&n.net, org).lifecycle(LifecycleOp::Approve(def.clone()))).expect("approve").code
+    };
+    let commit =
+        || n.net.submit(admin(&n.net, "org3").lifecycle(LifecycleOp::Commit(def.clone()))).expect("commit").code;
     assert_eq!(approve("org1"), ValidationCode::Valid);
     assert_eq!(commit(), ValidationCode::LifecycleInvalid, "1 of 3 is no majority");
     // An approval of a different definition does not count.

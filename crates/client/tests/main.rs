@@ -8,7 +8,7 @@ mod fixture;
 mod lifecycle;
 /// The payment chaincode: the transfer scenario and every refusal.
 mod payment;
-/// Validation codes: MVCC, duplicates, forged signatures, unknown CAs, policy.
-mod validation;
 /// Chaincode that misbehaves: endless loops and memory bombs end, the node goes on.
 mod runaway;
+/// Validation codes: MVCC, duplicates, forged signatures, unknown CAs, policy.
+mod validation;

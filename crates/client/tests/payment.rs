@@ -22,9 +22,7 @@ fn refusal(org: &str, a: [&str; 3]) -> String {
     let n = payment_network();
     let before: Vec<u64> = ["org1", "org2", "org3"].iter().map(|o| balance(&n.net, o)).collect();
     let height = n.net.peers()[0].ledger().height();
-    let err = client(&n.net, org)
-        .invoke(&n.net, "payment", "transfer", args(&a), &[])
-        .expect_err("must be refused");
+    let err = client(&n.net, org).invoke(&n.net, "payment", "transfer", args(&a), &[]).expect_err("must be refused");
     assert!(matches!(err, ClientError::Node(_)), "refused at endorsement, not at commit: {err}");
     let after: Vec<u64> = ["org1", "org2", "org3"].iter().map(|o| balance(&n.net, o)).collect();
     assert_eq!(before, after, "a refusal changes no balance");

@@ -10,7 +10,8 @@ fn an_endless_loop_is_stopped_by_fuel_and_the_node_goes_on() {
     assert!(err.to_string().to_lowercase().contains("fuel"), "{err}");
     c.invoke(&n.net, "testbed", "put", args(&["after", "ok"]), &[]).expect("node still works");
     let r = c.query(&n.net, "testbed", "get", args(&["after"])).expect("get");
-    let value: Option<Vec<u8>> = teechain_types::codec::decode(&r.payload, teechain_types::codec::Limits::RECORD).expect("decode");
+    let value: Option<Vec<u8>> =
+        teechain_types::codec::decode(&r.payload, teechain_types::codec::Limits::RECORD).expect("decode");
     assert_eq!(value.as_deref(), Some(&b"ok"[..]));
 }
 

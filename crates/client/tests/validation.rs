@@ -42,7 +42,10 @@ fn a_replayed_transaction_is_a_duplicate_in_a_later_block_and_in_the_same_block(
     assert_eq!(n.net.submit(tx.clone()).expect("replay").code, ValidationCode::DuplicateTxId);
     let (tx2, _) = c.prepare(&n.net, "payment", "transfer", args(&["org1", "org2", "5"]), &[]).expect("tx2");
     let out = n.net.submit_all(vec![tx2.clone(), tx2]).expect("both");
-    assert_eq!(out.iter().map(|o| o.code).collect::<Vec<_>>(), vec![ValidationCode::Valid, ValidationCode::DuplicateTxId]);
+    assert_eq!(
+        out.iter().map(|o| o.code).collect::<Vec<_>>(),
+        vec![ValidationCode::Valid, ValidationCode::DuplicateTxId]
+    );
     assert_eq!(crate::fixture::balance(&n.net, "org1"), 90);
 }
 
@@ -99,9 +102,7 @@ fn a_certificate_from_an_unknown_ca_is_rejected_at_endorsement_and_at_validation
     let foreign_net = LocalNetwork::open(foreign_dir.path()).expect("foreign open");
     // Same organisation name, same channel, but a CA the channel does not know.
     let impostor = Client::new(foreign_net.user("org1", "client").expect("id"), "teechain");
-    let err = impostor
-        .invoke(&n.net, "payment", "transfer", args(&["org1", "org2", "5"]), &[])
-        .expect_err("refused");
+    let err = impostor.invoke(&n.net, "payment", "transfer", args(&["org1", "org2", "5"]), &[]).expect_err("refused");
     assert!(err.to_string().contains("creator certificate"), "{err}");
     let foreign_admin = Client::new(foreign_net.user("org1", "admin").expect("id"), "teechain");
     let def = definition("payment", teechain_contracts::PAYMENT, 2, "OR('org1.member')");
@@ -114,7 +115,10 @@ fn a_transaction_for_another_channel_is_rejected() {
     let n = payment_network();
     let other = Client::new(n.net.user("org1", "admin").expect("id"), "elsewhere");
     let def = definition("payment", teechain_contracts::PAYMENT, 2, "OR('org1.member')");
-    assert_eq!(n.net.submit(other.lifecycle(LifecycleOp::Approve(def))).expect("order").code, ValidationCode::WrongChannel);
+    assert_eq!(
+        n.net.submit(other.lifecycle(LifecycleOp::Approve(def))).expect("order").code,
+        ValidationCode::WrongChannel
+    );
 }
 
 #[test]

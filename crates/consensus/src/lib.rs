@@ -120,7 +120,8 @@ mod tests {
     #[test]
     fn cuts_by_bytes_before_overflowing() {
         let size = encode(&tx(1)).len();
-        let mut c = BlockCutter::new(BatchLimits { max_transactions: 100, max_bytes: size * 2 + 1, ..Default::default() });
+        let mut c =
+            BlockCutter::new(BatchLimits { max_transactions: 100, max_bytes: size * 2 + 1, ..Default::default() });
         assert!(c.push(tx(1)).is_empty());
         assert!(c.push(tx(2)).is_empty());
         let cut = c.push(tx(3));

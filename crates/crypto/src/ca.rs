@@ -9,8 +9,8 @@ use ed25519_dalek::{Signer, SigningKey};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyUsagePurpose, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+    KeyUsagePurpose, SanType, SerialNumber,
 };
 use std::fmt;
 use std::io::Write;
@@ -65,9 +65,7 @@ pub struct IssuedIdentity {
 
 impl fmt::Debug for IssuedIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IssuedIdentity")
-            .field("cert_der_len", &self.cert_der.len())
-            .finish_non_exhaustive()
+        f.debug_struct("IssuedIdentity").field("cert_der_len", &self.cert_der.len()).finish_non_exhaustive()
     }
 }
 
@@ -88,9 +86,7 @@ pub struct OrgCa {
 
 impl fmt::Debug for OrgCa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OrgCa")
-            .field("org", &self.org)
-            .finish_non_exhaustive()
+        f.debug_struct("OrgCa").field("org", &self.org).finish_non_exhaustive()
     }
 }
 
@@ -100,65 +96,42 @@ impl OrgCa {
     /// key usage certificate/CRL signing, valid from yesterday for 20 years.
     pub fn generate(org: &str) -> Result<Self, CryptoError> {
         if !is_valid_org_name(org) {
-            return Err(CryptoError::InvalidOrgName {
-                org: org.to_string(),
-            });
+            return Err(CryptoError::InvalidOrgName { org: org.to_string() });
         }
         let what = || format!("CA certificate for {org}");
-        let issue_err = |e: rcgen::Error| CryptoError::Issue {
-            what: what(),
-            message: e.to_string(),
-        };
+        let issue_err = |e: rcgen::Error| CryptoError::Issue { what: what(), message: e.to_string() };
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, format!("ca.{org}"));
         dn.push(DnType::OrganizationName, org);
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         params.serial_number = Some(random_serial());
         set_validity(&mut params, CA_YEARS);
         let key = RcgenKey::new(SigningKey::generate(&mut OsRng));
         let cert = params.self_signed(&key).map_err(issue_err)?;
-        Ok(OrgCa {
-            org: org.to_string(),
-            cert_der: cert.der().to_vec(),
-            issuer: Issuer::new(params, key),
-        })
+        Ok(OrgCa { org: org.to_string(), cert_der: cert.der().to_vec(), issuer: Issuer::new(params, key) })
     }
 
     /// Loads a CA from its certificate (PEM) and PKCS#8 PEM key, checking that the
     /// certificate is a self-signed Ed25519 CA and that the key is its key.
     pub fn load(cert_pem: &str, key_pem: &str, org: &str) -> Result<Self, CryptoError> {
         if !is_valid_org_name(org) {
-            return Err(CryptoError::InvalidOrgName {
-                org: org.to_string(),
-            });
+            return Err(CryptoError::InvalidOrgName { org: org.to_string() });
         }
-        let invalid = |message: String| CryptoError::InvalidCa {
-            org: org.to_string(),
-            message,
-        };
+        let invalid = |message: String| CryptoError::InvalidCa { org: org.to_string(), message };
         let cert_der = parse_cert_pem(cert_pem)?;
         let key = parse_key_pem(key_pem, &format!("CA key of {org}"))?;
         let info = CertInfo::parse(&cert_der).map_err(invalid)?;
         info.check_ca().map_err(invalid)?;
         if info.public_key != key.verifying_key() {
-            return Err(CryptoError::KeyMismatch {
-                what: format!("CA of {org}"),
-            });
+            return Err(CryptoError::KeyMismatch { what: format!("CA of {org}") });
         }
         let issuer = Issuer::from_ca_cert_der(&cert_der.as_slice().into(), RcgenKey::new(key))
             .map_err(|e| invalid(e.to_string()))?;
-        Ok(OrgCa {
-            org: org.to_string(),
-            cert_der,
-            issuer,
-        })
+        Ok(OrgCa { org: org.to_string(), cert_der, issuer })
     }
 
     /// The organisation this CA speaks for.
@@ -187,17 +160,9 @@ impl OrgCa {
     /// from yesterday for 10 years (not beyond the CA). Subject alternative names: `hosts`
     /// (DNS names or IP addresses), and for [`Role::Peer`] also `localhost` and
     /// `127.0.0.1`, so the certificate serves for mutual TLS between nodes.
-    pub fn issue(
-        &self,
-        name: &str,
-        role: Role,
-        hosts: &[String],
-    ) -> Result<IssuedIdentity, CryptoError> {
+    pub fn issue(&self, name: &str, role: Role, hosts: &[String]) -> Result<IssuedIdentity, CryptoError> {
         let what = || format!("certificate '{name}' for {}", self.org);
-        let issue_err = |message: String| CryptoError::Issue {
-            what: what(),
-            message,
-        };
+        let issue_err = |message: String| CryptoError::Issue { what: what(), message };
         if name.is_empty() {
             return Err(issue_err("empty name".into()));
         }
@@ -209,10 +174,7 @@ impl OrgCa {
         params.distinguished_name = dn;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
         params.use_authority_key_identifier_extension = true;
         params.serial_number = Some(random_serial());
 
@@ -230,9 +192,7 @@ impl OrgCa {
             let san = match host.parse::<IpAddr>() {
                 Ok(ip) => SanType::IpAddress(ip),
                 Err(_) => SanType::DnsName(
-                    host.as_str()
-                        .try_into()
-                        .map_err(|e| issue_err(format!("host name '{host}': {e}")))?,
+                    host.as_str().try_into().map_err(|e| issue_err(format!("host name '{host}': {e}")))?,
                 ),
             };
             params.subject_alt_names.push(san);
@@ -248,23 +208,14 @@ impl OrgCa {
 
         let key = SigningKey::generate(&mut OsRng);
         let key_pem = key_to_pem(&key);
-        let cert = params
-            .signed_by(&RcgenKey::new(key), &self.issuer)
-            .map_err(|e| issue_err(e.to_string()))?;
+        let cert = params.signed_by(&RcgenKey::new(key), &self.issuer).map_err(|e| issue_err(e.to_string()))?;
         let cert_der = cert.der().to_vec();
-        Ok(IssuedIdentity {
-            cert_pem: to_pem("CERTIFICATE", cert_der.clone()),
-            key_pem,
-            cert_der,
-        })
+        Ok(IssuedIdentity { cert_pem: to_pem("CERTIFICATE", cert_der.clone()), key_pem, cert_der })
     }
 }
 
 fn to_pem(tag: &str, der: Vec<u8>) -> String {
-    pem::encode_config(
-        &pem::Pem::new(tag, der),
-        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-    )
+    pem::encode_config(&pem::Pem::new(tag, der), pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF))
 }
 
 fn key_to_pem(key: &SigningKey) -> String {
@@ -284,10 +235,8 @@ fn random_serial() -> SerialNumber {
 
 /// Validity from the start of yesterday (UTC; tolerates clock skew) for `years` years.
 fn set_validity(params: &mut CertificateParams, years: i32) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let (y, m, d) = civil_from_days(now.div_euclid(86_400) - 1);
     params.not_before = rcgen::date_time_ymd(y, m, d);
     params.not_after = rcgen::date_time_ymd(y + years, m, d.min(28));
@@ -313,11 +262,8 @@ fn civil_from_days(days: i64) -> (i32, u8, u8) {
 /// the file exists: secrets are never silently replaced. A partly written file is removed.
 pub fn write_secret(path: &Path, contents: &str) -> Result<(), CryptoError> {
     let display = path.display().to_string();
-    let io = |op: &'static str, e: std::io::Error| CryptoError::Io {
-        op,
-        path: display.clone(),
-        message: e.to_string(),
-    };
+    let io =
+        |op: &'static str, e: std::io::Error| CryptoError::Io { op, path: display.clone(), message: e.to_string() };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -328,9 +274,7 @@ pub fn write_secret(path: &Path, contents: &str) -> Result<(), CryptoError> {
     let mut file = match options.open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(CryptoError::SecretExists {
-                path: display.clone(),
-            })
+            return Err(CryptoError::SecretExists { path: display.clone() })
         }
         Err(e) => return Err(io("create", e)),
     };
@@ -378,11 +322,7 @@ mod tests {
         assert_eq!(parse_cert_pem(&ca.cert_pem()).unwrap(), ca.cert_der());
         assert!(ca.key_pem().starts_with("-----BEGIN PRIVATE KEY-----\n"));
 
-        let hosts = vec![
-            "node1.example.org".to_string(),
-            "10.0.0.7".to_string(),
-            "localhost".to_string(),
-        ];
+        let hosts = vec!["node1.example.org".to_string(), "10.0.0.7".to_string(), "localhost".to_string()];
         let peer = ca.issue("peer0.org1", Role::Peer, &hosts).unwrap();
         let (_, leaf) = x509_parser::parse_x509_certificate(&peer.cert_der).unwrap();
         assert_eq!(leaf.subject().to_string(), "CN=peer0.org1, O=org1, OU=peer");
@@ -401,15 +341,7 @@ mod tests {
                 other => format!("{other:?}"),
             })
             .collect();
-        assert_eq!(
-            sans,
-            vec![
-                "localhost",
-                "[127, 0, 0, 1]",
-                "node1.example.org",
-                "[10, 0, 0, 7]"
-            ]
-        );
+        assert_eq!(sans, vec!["localhost", "[127, 0, 0, 1]", "node1.example.org", "[10, 0, 0, 7]"]);
         let eku = leaf.extended_key_usage().unwrap().unwrap().value;
         assert!(eku.server_auth && eku.client_auth);
         assert!(leaf.validity().not_after <= parsed.validity().not_after);
@@ -418,26 +350,11 @@ mod tests {
         let client = ca.issue("user1", Role::Client, &[]).unwrap();
         let (_, leaf) = x509_parser::parse_x509_certificate(&client.cert_der).unwrap();
         assert!(leaf.subject_alternative_name().unwrap().is_none());
-        assert_ne!(
-            leaf.raw_serial(),
-            x509_parser::parse_x509_certificate(&peer.cert_der)
-                .unwrap()
-                .1
-                .raw_serial()
-        );
+        assert_ne!(leaf.raw_serial(), x509_parser::parse_x509_certificate(&peer.cert_der).unwrap().1.raw_serial());
 
-        assert!(matches!(
-            ca.issue("", Role::Client, &[]),
-            Err(CryptoError::Issue { .. })
-        ));
-        assert!(matches!(
-            ca.issue("x", Role::Peer, &["bad host ☃".into()]),
-            Err(CryptoError::Issue { .. })
-        ));
-        assert!(matches!(
-            OrgCa::generate("bad org"),
-            Err(CryptoError::InvalidOrgName { .. })
-        ));
+        assert!(matches!(ca.issue("", Role::Client, &[]), Err(CryptoError::Issue { .. })));
+        assert!(matches!(ca.issue("x", Role::Peer, &["bad host ☃".into()]), Err(CryptoError::Issue { .. })));
+        assert!(matches!(OrgCa::generate("bad org"), Err(CryptoError::InvalidOrgName { .. })));
     }
 
     #[test]
@@ -448,12 +365,7 @@ mod tests {
         // Certificates issued by the loaded CA validate against the original CA certificate.
         let msp = Msp::new(&[("org1".into(), ca.cert_der().to_vec())]).unwrap();
         let issued = loaded.issue("admin", Role::Admin, &[]).unwrap();
-        let v = msp
-            .validate(&Identity {
-                org: "org1".into(),
-                cert_der: issued.cert_der.clone(),
-            })
-            .unwrap();
+        let v = msp.validate(&Identity { org: "org1".into(), cert_der: issued.cert_der.clone() }).unwrap();
         assert_eq!((v.role, v.name.as_str()), (Role::Admin, "admin"));
         let id = issued.signing_identity("org1").unwrap();
         assert_eq!(id.public_key(), v.public_key);
@@ -461,22 +373,11 @@ mod tests {
         let other = OrgCa::generate("org2").unwrap();
         assert_eq!(
             OrgCa::load(&ca.cert_pem(), &other.key_pem(), "org1").unwrap_err(),
-            CryptoError::KeyMismatch {
-                what: "CA of org1".into()
-            }
+            CryptoError::KeyMismatch { what: "CA of org1".into() }
         );
-        assert!(matches!(
-            OrgCa::load(&issued.cert_pem, &issued.key_pem, "org1"),
-            Err(CryptoError::InvalidCa { .. })
-        ));
-        assert!(matches!(
-            OrgCa::load("junk", &ca.key_pem(), "org1"),
-            Err(CryptoError::Pem { .. })
-        ));
-        assert!(matches!(
-            OrgCa::load(&ca.cert_pem(), "junk", "org1"),
-            Err(CryptoError::Key { .. })
-        ));
+        assert!(matches!(OrgCa::load(&issued.cert_pem, &issued.key_pem, "org1"), Err(CryptoError::InvalidCa { .. })));
+        assert!(matches!(OrgCa::load("junk", &ca.key_pem(), "org1"), Err(CryptoError::Pem { .. })));
+        assert!(matches!(OrgCa::load(&ca.cert_pem(), "junk", "org1"), Err(CryptoError::Key { .. })));
     }
 
     #[test]
@@ -492,15 +393,10 @@ mod tests {
         }
         assert_eq!(
             write_secret(&path, "secret two").unwrap_err(),
-            CryptoError::SecretExists {
-                path: path.display().to_string()
-            }
+            CryptoError::SecretExists { path: path.display().to_string() }
         );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "secret one");
         let missing_dir = dir.path().join("no/such/dir/key.pem");
-        assert!(matches!(
-            write_secret(&missing_dir, "x"),
-            Err(CryptoError::Io { op: "create", .. })
-        ));
+        assert!(matches!(write_secret(&missing_dir, "x"), Err(CryptoError::Io { op: "create", .. })));
     }
 }

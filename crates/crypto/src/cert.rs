@@ -10,10 +10,7 @@ use x509_parser::x509::{AlgorithmIdentifier, X509Version};
 /// Parses a PEM `CERTIFICATE` block into DER. Only the first PEM block is read; a block
 /// of another kind (a key, a request) is an error.
 pub fn parse_cert_pem(pem: &str) -> Result<Vec<u8>, CryptoError> {
-    let block = pem::parse(pem).map_err(|e| CryptoError::Pem {
-        what: "certificate".into(),
-        message: e.to_string(),
-    })?;
+    let block = pem::parse(pem).map_err(|e| CryptoError::Pem { what: "certificate".into(), message: e.to_string() })?;
     if block.tag() != "CERTIFICATE" {
         return Err(CryptoError::Pem {
             what: "certificate".into(),
@@ -28,10 +25,7 @@ pub fn parse_cert_pem(pem: &str) -> Result<Vec<u8>, CryptoError> {
 pub fn public_key_from_cert(cert_der: &[u8]) -> Result<VerifyingKey, CryptoError> {
     CertInfo::parse(cert_der)
         .map(|info| info.public_key)
-        .map_err(|message| CryptoError::InvalidCertificate {
-            org: String::new(),
-            message,
-        })
+        .map_err(|message| CryptoError::InvalidCertificate { org: String::new(), message })
 }
 
 /// What the MSP and CA need to know of a certificate, owned.
@@ -97,13 +91,10 @@ impl CertInfo {
     /// X.509 v3, with no trailing bytes and no critical extension this crate does not
     /// understand. Errors are messages; callers wrap them with context.
     pub(crate) fn parse(der: &[u8]) -> Result<CertInfo, String> {
-        let (rest, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| format!("not a DER X.509 certificate: {e}"))?;
+        let (rest, cert) =
+            x509_parser::parse_x509_certificate(der).map_err(|e| format!("not a DER X.509 certificate: {e}"))?;
         if !rest.is_empty() {
-            return Err(format!(
-                "{} trailing bytes after the certificate",
-                rest.len()
-            ));
+            return Err(format!("{} trailing bytes after the certificate", rest.len()));
         }
         let info = Self::from_parsed(&cert)?;
         // The parser tolerates some non-DER framing; the signature covers only the TBS part,
@@ -117,10 +108,7 @@ impl CertInfo {
     fn from_parsed(cert: &X509Certificate<'_>) -> Result<CertInfo, String> {
         let tbs = &cert.tbs_certificate;
         if tbs.version() != X509Version::V3 {
-            return Err(format!(
-                "X.509 version {} (expected v3)",
-                tbs.version().0 + 1
-            ));
+            return Err(format!("X.509 version {} (expected v3)", tbs.version().0 + 1));
         }
         if !is_ed25519(&cert.signature_algorithm) || !is_ed25519(&tbs.signature) {
             return Err(format!(
@@ -129,30 +117,22 @@ impl CertInfo {
             ));
         }
         let sig_bits = &cert.signature_value;
-        let sig_bytes: [u8; 64] = match (
-            sig_bits.unused_bits,
-            <[u8; 64]>::try_from(sig_bits.data.as_ref()),
-        ) {
+        let sig_bytes: [u8; 64] = match (sig_bits.unused_bits, <[u8; 64]>::try_from(sig_bits.data.as_ref())) {
             (0, Ok(bytes)) => bytes,
             _ => return Err("malformed Ed25519 signature value".into()),
         };
 
         let spki = tbs.public_key();
         if !is_ed25519(&spki.algorithm) {
-            return Err(format!(
-                "public key algorithm {} (only Ed25519 is accepted)",
-                spki.algorithm.algorithm
-            ));
+            return Err(format!("public key algorithm {} (only Ed25519 is accepted)", spki.algorithm.algorithm));
         }
-        let key_bytes: [u8; 32] = match (
-            spki.subject_public_key.unused_bits,
-            <[u8; 32]>::try_from(spki.subject_public_key.data.as_ref()),
-        ) {
-            (0, Ok(bytes)) => bytes,
-            _ => return Err("malformed Ed25519 public key".into()),
-        };
-        let public_key = VerifyingKey::from_bytes(&key_bytes)
-            .map_err(|_| "Ed25519 public key is not a curve point".to_string())?;
+        let key_bytes: [u8; 32] =
+            match (spki.subject_public_key.unused_bits, <[u8; 32]>::try_from(spki.subject_public_key.data.as_ref())) {
+                (0, Ok(bytes)) => bytes,
+                _ => return Err("malformed Ed25519 public key".into()),
+            };
+        let public_key =
+            VerifyingKey::from_bytes(&key_bytes).map_err(|_| "Ed25519 public key is not a curve point".to_string())?;
         // Honest keys are never of small order nor carry a torsion component; rejecting
         // them keeps single and batch verification in agreement (see BatchVerifier).
         if public_key.is_weak() || !public_key.to_edwards().is_torsion_free() {
@@ -168,16 +148,12 @@ impl CertInfo {
                 return Err(format!("unsupported critical extension {}", ext.oid));
             }
         }
-        let basic = tbs
-            .basic_constraints()
-            .map_err(|e| format!("basic constraints: {e}"))?;
+        let basic = tbs.basic_constraints().map_err(|e| format!("basic constraints: {e}"))?;
         let key_usage = tbs.key_usage().map_err(|e| format!("key usage: {e}"))?;
 
-        let strings =
-            |iter: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
-                iter.filter_map(|attr| attr.as_str().ok().map(str::to_string))
-                    .collect::<Vec<_>>()
-            };
+        let strings = |iter: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
+            iter.filter_map(|attr| attr.as_str().ok().map(str::to_string)).collect::<Vec<_>>()
+        };
         let subject = tbs.subject();
         let common_names = strings(&mut subject.iter_common_name());
         let units = strings(&mut subject.iter_organizational_unit());

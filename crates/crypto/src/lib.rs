@@ -134,10 +134,7 @@ pub enum CryptoError {
 /// Whether `org` is usable as an organisation name: non-empty ASCII letters, digits, `.`,
 /// `-` and `_`, the characters an endorsement-policy principal can name.
 pub fn is_valid_org_name(org: &str) -> bool {
-    !org.is_empty()
-        && org
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    !org.is_empty() && org.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 #[cfg(test)]

@@ -64,10 +64,7 @@ pub struct Msp {
 
 impl std::fmt::Debug for Msp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Msp")
-            .field("orgs", &self.org_names())
-            .field("cached", &self.cache_len())
-            .finish()
+        f.debug_struct("Msp").field("orgs", &self.org_names()).field("cached", &self.cache_len()).finish()
     }
 }
 
@@ -81,10 +78,7 @@ impl Msp {
     }
 
     /// As [`Msp::new`], keeping at most `capacity` cached verdicts (at least one).
-    pub fn with_cache_capacity(
-        orgs: &[(String, Vec<u8>)],
-        capacity: usize,
-    ) -> Result<Self, CryptoError> {
+    pub fn with_cache_capacity(orgs: &[(String, Vec<u8>)], capacity: usize) -> Result<Self, CryptoError> {
         let mut map = BTreeMap::new();
         for (org, der) in orgs {
             if !is_valid_org_name(org) {
@@ -93,33 +87,17 @@ impl Msp {
             if map.contains_key(org) {
                 return Err(CryptoError::DuplicateOrg { org: org.clone() });
             }
-            let invalid = |message: String| CryptoError::InvalidCa {
-                org: org.clone(),
-                message,
-            };
+            let invalid = |message: String| CryptoError::InvalidCa { org: org.clone(), message };
             let info = CertInfo::parse(der).map_err(invalid)?;
             info.check_ca().map_err(invalid)?;
-            if let Some((other, _)) = map.iter().find(|(_, e): &(&String, &OrgCaEntry)| {
-                e.subject == info.subject || e.key == info.public_key
-            }) {
-                return Err(invalid(format!(
-                    "same CA name or key as organisation '{other}'"
-                )));
+            if let Some((other, _)) =
+                map.iter().find(|(_, e): &(&String, &OrgCaEntry)| e.subject == info.subject || e.key == info.public_key)
+            {
+                return Err(invalid(format!("same CA name or key as organisation '{other}'")));
             }
-            map.insert(
-                org.clone(),
-                OrgCaEntry {
-                    cert_der: der.clone(),
-                    subject: info.subject,
-                    key: info.public_key,
-                },
-            );
+            map.insert(org.clone(), OrgCaEntry { cert_der: der.clone(), subject: info.subject, key: info.public_key });
         }
-        Ok(Msp {
-            orgs: map,
-            cache: RwLock::new(HashMap::new()),
-            capacity: capacity.max(1),
-        })
+        Ok(Msp { orgs: map, cache: RwLock::new(HashMap::new()), capacity: capacity.max(1) })
     }
 
     /// The member organisations, sorted.
@@ -144,17 +122,12 @@ impl Msp {
     /// be a CA certificate. Verdicts, valid or not, are cached.
     pub fn validate(&self, identity: &Identity) -> Result<Arc<VerifiedIdentity>, CryptoError> {
         let Some(ca) = self.orgs.get(&identity.org) else {
-            return Err(CryptoError::UnknownOrg {
-                org: identity.org.clone(),
-            });
+            return Err(CryptoError::UnknownOrg { org: identity.org.clone() });
         };
         if identity.cert_der.len() > MAX_CERT_LEN {
             return Err(CryptoError::InvalidCertificate {
                 org: identity.org.clone(),
-                message: format!(
-                    "{} bytes long; the limit is {MAX_CERT_LEN}",
-                    identity.cert_der.len()
-                ),
+                message: format!("{} bytes long; the limit is {MAX_CERT_LEN}", identity.cert_der.len()),
             });
         }
         let key = sha256_parts(&[identity.org.as_bytes(), &identity.cert_der]);
@@ -162,10 +135,7 @@ impl Msp {
             return verdict.clone();
         }
         let verdict = validate_uncached(&identity.org, ca, &identity.cert_der).map(Arc::new);
-        let mut cache = self
-            .cache
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(existing) = cache.get(&key) {
             // Another thread got here first; keep one Arc per identity.
             return existing.clone();
@@ -188,21 +158,12 @@ impl Msp {
     fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Hash32, Verdict>> {
         // The map is only ever inserted into whole entries, so a poisoned lock still guards a
         // consistent map.
-        self.cache
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-fn validate_uncached(
-    org: &str,
-    ca: &OrgCaEntry,
-    der: &[u8],
-) -> Result<VerifiedIdentity, CryptoError> {
-    let invalid = |message: String| CryptoError::InvalidCertificate {
-        org: org.to_string(),
-        message,
-    };
+fn validate_uncached(org: &str, ca: &OrgCaEntry, der: &[u8]) -> Result<VerifiedIdentity, CryptoError> {
+    let invalid = |message: String| CryptoError::InvalidCertificate { org: org.to_string(), message };
     let info = CertInfo::parse(der).map_err(invalid)?;
     if info.issuer != ca.subject {
         return Err(CryptoError::NotIssuedBy {
@@ -223,12 +184,7 @@ fn validate_uncached(
     let role = match roles.as_slice() {
         [role] => *role,
         [] => return Err(invalid("no OU names a role (admin, client or peer)".into())),
-        _ => {
-            return Err(invalid(format!(
-                "{} OUs name roles; exactly one must",
-                roles.len()
-            )))
-        }
+        _ => return Err(invalid(format!("{} OUs name roles; exactly one must", roles.len()))),
     };
     let name = match info.common_names.as_slice() {
         [name] => name.clone(),
@@ -251,19 +207,11 @@ mod tests {
     use crate::{verify, OrgCa, SigningIdentity};
 
     fn msp_of(cas: &[&OrgCa]) -> Msp {
-        Msp::new(
-            &cas.iter()
-                .map(|ca| (ca.org().to_string(), ca.cert_der().to_vec()))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap()
+        Msp::new(&cas.iter().map(|ca| (ca.org().to_string(), ca.cert_der().to_vec())).collect::<Vec<_>>()).unwrap()
     }
 
     fn identity(org: &str, cert_der: &[u8]) -> Identity {
-        Identity {
-            org: org.into(),
-            cert_der: cert_der.to_vec(),
-        }
+        Identity { org: org.into(), cert_der: cert_der.to_vec() }
     }
 
     #[test]
@@ -274,30 +222,17 @@ mod tests {
         assert_eq!(msp.org_names(), vec!["org1", "org2"]);
         assert!(msp.contains_org("org1") && !msp.contains_org("org3"));
         assert_eq!(msp.ca_cert("org1"), Some(org1.cert_der()));
-        for (name, role) in [
-            ("admin1", Role::Admin),
-            ("user1", Role::Client),
-            ("peer0.org1", Role::Peer),
-        ] {
+        for (name, role) in [("admin1", Role::Admin), ("user1", Role::Client), ("peer0.org1", Role::Peer)] {
             let issued = org1.issue(name, role, &[]).unwrap();
             let verified = msp.validate(&identity("org1", &issued.cert_der)).unwrap();
             assert_eq!(verified.org, "org1");
             assert_eq!(verified.role, role);
             assert_eq!(verified.name, name);
-            let signer =
-                SigningIdentity::from_pem(&issued.cert_pem, &issued.key_pem, "org1").unwrap();
+            let signer = SigningIdentity::from_pem(&issued.cert_pem, &issued.key_pem, "org1").unwrap();
             assert_eq!(verified.public_key, signer.public_key());
             assert!(verify(&verified.public_key, b"m", &signer.sign(b"m")).is_ok());
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs() as i64;
-            assert!(
-                verified.valid_at(now),
-                "{} .. {}",
-                verified.not_before,
-                verified.not_after
-            );
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+            assert!(verified.valid_at(now), "{} .. {}", verified.not_before, verified.not_after);
             assert!(!verified.valid_at(verified.not_after + 1));
         }
     }
@@ -320,18 +255,13 @@ mod tests {
         // An unrelated CA with the same organisation name and DN: the signature fails.
         let forged = impostor.issue("user", Role::Admin, &[]).unwrap();
         assert_eq!(
-            msp.validate(&identity("org1", &forged.cert_der))
-                .unwrap_err(),
-            CryptoError::NotIssuedBy {
-                org: "org1".into(),
-                message: "the CA's signature does not verify".into()
-            }
+            msp.validate(&identity("org1", &forged.cert_der)).unwrap_err(),
+            CryptoError::NotIssuedBy { org: "org1".into(), message: "the CA's signature does not verify".into() }
         );
 
         // Unknown organisation, CA certificate presented as an identity.
         assert_eq!(
-            msp.validate(&identity("org3", &from_org2.cert_der))
-                .unwrap_err(),
+            msp.validate(&identity("org3", &from_org2.cert_der)).unwrap_err(),
             CryptoError::UnknownOrg { org: "org3".into() }
         );
         assert!(matches!(
@@ -344,37 +274,23 @@ mod tests {
     fn garbage_and_tampered_certificates_rejected() {
         let org1 = OrgCa::generate("org1").unwrap();
         let msp = msp_of(&[&org1]);
-        for garbage in [
-            &[][..],
-            &[0x30][..],
-            &[0x30, 0x82, 0xff, 0xff][..],
-            &[0u8; 100][..],
-            b"-----BEGIN CERTIFICATE-----",
-        ] {
-            assert!(matches!(
-                msp.validate(&identity("org1", garbage)),
-                Err(CryptoError::InvalidCertificate { .. })
-            ));
+        for garbage in
+            [&[][..], &[0x30][..], &[0x30, 0x82, 0xff, 0xff][..], &[0u8; 100][..], b"-----BEGIN CERTIFICATE-----"]
+        {
+            assert!(matches!(msp.validate(&identity("org1", garbage)), Err(CryptoError::InvalidCertificate { .. })));
         }
         let issued = org1.issue("user", Role::Client, &[]).unwrap();
         let good = &issued.cert_der;
         let mut trailing = good.clone();
         trailing.push(0);
         assert!(msp.validate(&identity("org1", &trailing)).is_err());
-        assert!(msp
-            .validate(&identity("org1", &good[..good.len() - 1]))
-            .is_err());
-        assert!(msp
-            .validate(&identity("org1", &vec![0u8; MAX_CERT_LEN + 1]))
-            .is_err());
+        assert!(msp.validate(&identity("org1", &good[..good.len() - 1])).is_err());
+        assert!(msp.validate(&identity("org1", &vec![0u8; MAX_CERT_LEN + 1])).is_err());
         for i in 0..good.len() {
             for flip in [0x01u8, 0x80] {
                 let mut tampered = good.clone();
                 tampered[i] ^= flip;
-                assert!(
-                    msp.validate(&identity("org1", &tampered)).is_err(),
-                    "byte {i} ^ {flip:#x} accepted"
-                );
+                assert!(msp.validate(&identity("org1", &tampered)).is_err(), "byte {i} ^ {flip:#x} accepted");
             }
         }
         assert!(msp.validate(&identity("org1", good)).is_ok());
@@ -430,12 +346,7 @@ mod tests {
         let org2 = OrgCa::generate("org2").unwrap();
         let leaf = org1.issue("peer0", Role::Peer, &[]).unwrap();
         let conf = |list: &[(&str, &[u8])]| {
-            Msp::new(
-                &list
-                    .iter()
-                    .map(|(o, d)| (o.to_string(), d.to_vec()))
-                    .collect::<Vec<_>>(),
-            )
+            Msp::new(&list.iter().map(|(o, d)| (o.to_string(), d.to_vec())).collect::<Vec<_>>())
         };
         assert!(conf(&[]).is_ok());
         assert_eq!(
@@ -446,22 +357,10 @@ mod tests {
             conf(&[("org1", org1.cert_der()), ("org2", org1.cert_der())]),
             Err(CryptoError::InvalidCa { ref org, .. }) if org == "org2"
         ));
-        assert!(matches!(
-            conf(&[("org1", &leaf.cert_der)]),
-            Err(CryptoError::InvalidCa { .. })
-        ));
-        assert!(matches!(
-            conf(&[("org1", b"nope")]),
-            Err(CryptoError::InvalidCa { .. })
-        ));
-        assert!(matches!(
-            conf(&[("org 1", org1.cert_der())]),
-            Err(CryptoError::InvalidOrgName { .. })
-        ));
-        assert!(matches!(
-            conf(&[("", org1.cert_der())]),
-            Err(CryptoError::InvalidOrgName { .. })
-        ));
+        assert!(matches!(conf(&[("org1", &leaf.cert_der)]), Err(CryptoError::InvalidCa { .. })));
+        assert!(matches!(conf(&[("org1", b"nope")]), Err(CryptoError::InvalidCa { .. })));
+        assert!(matches!(conf(&[("org 1", org1.cert_der())]), Err(CryptoError::InvalidOrgName { .. })));
+        assert!(matches!(conf(&[("", org1.cert_der())]), Err(CryptoError::InvalidOrgName { .. })));
     }
 
     #[test]
@@ -475,10 +374,7 @@ mod tests {
             .map(|_| {
                 let msp = msp.clone();
                 let der = issued.cert_der.clone();
-                std::thread::spawn(move || {
-                    msp.validate(&identity("org1", &der))
-                        .map(|v| v.name.clone())
-                })
+                std::thread::spawn(move || msp.validate(&identity("org1", &der)).map(|v| v.name.clone()))
             })
             .collect();
         for h in handles {

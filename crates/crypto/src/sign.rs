@@ -35,10 +35,9 @@ impl SigningIdentity {
         let cert_pem = read_to_string(cert_pem_path)?;
         let key_pem = read_to_string(key_pem_path)?;
         let cert_der = parse_cert_pem(&cert_pem).map_err(|e| match e {
-            CryptoError::Pem { message, .. } => CryptoError::Pem {
-                what: format!("certificate {}", cert_pem_path.display()),
-                message,
-            },
+            CryptoError::Pem { message, .. } => {
+                CryptoError::Pem { what: format!("certificate {}", cert_pem_path.display()), message }
+            }
             other => other,
         })?;
         let key = parse_key_pem(&key_pem, &key_pem_path.display().to_string())?;
@@ -53,23 +52,15 @@ impl SigningIdentity {
         Self::from_cert_and_key(org, cert_der, key, &format!("identity of {org}"))
     }
 
-    fn from_cert_and_key(
-        org: &str,
-        cert_der: Vec<u8>,
-        key: SigningKey,
-        what: &str,
-    ) -> Result<Self, CryptoError> {
+    fn from_cert_and_key(org: &str, cert_der: Vec<u8>, key: SigningKey, what: &str) -> Result<Self, CryptoError> {
         let cert_key = public_key_from_cert(&cert_der).map_err(|e| match e {
-            CryptoError::InvalidCertificate { message, .. } => CryptoError::InvalidCertificate {
-                org: org.to_string(),
-                message,
-            },
+            CryptoError::InvalidCertificate { message, .. } => {
+                CryptoError::InvalidCertificate { org: org.to_string(), message }
+            }
             other => other,
         })?;
         if cert_key != key.verifying_key() {
-            return Err(CryptoError::KeyMismatch {
-                what: what.to_string(),
-            });
+            return Err(CryptoError::KeyMismatch { what: what.to_string() });
         }
         Ok(Self::from_parts(org, cert_der, key))
     }
@@ -77,13 +68,7 @@ impl SigningIdentity {
     /// Assembles an identity without checks (the caller vouches that `key` belongs to
     /// `cert_der`).
     pub fn from_parts(org: &str, cert_der: Vec<u8>, key: SigningKey) -> Self {
-        SigningIdentity {
-            identity: Identity {
-                org: org.to_string(),
-                cert_der,
-            },
-            key,
-        }
+        SigningIdentity { identity: Identity { org: org.to_string(), cert_der }, key }
     }
 
     /// The public identity (organisation and certificate) that accompanies signatures.
@@ -117,10 +102,7 @@ fn read_to_string(path: &Path) -> Result<String, CryptoError> {
 
 /// Parses an Ed25519 PKCS#8 (v1 or v2) PEM private key.
 pub(crate) fn parse_key_pem(pem: &str, what: &str) -> Result<SigningKey, CryptoError> {
-    SigningKey::from_pkcs8_pem(pem).map_err(|e| CryptoError::Key {
-        what: what.to_string(),
-        message: e.to_string(),
-    })
+    SigningKey::from_pkcs8_pem(pem).map_err(|e| CryptoError::Key { what: what.to_string(), message: e.to_string() })
 }
 
 /// Verifies one signature with strict Ed25519 semantics (`verify_strict`): the signature's
@@ -128,8 +110,7 @@ pub(crate) fn parse_key_pem(pem: &str, what: &str) -> Result<SigningKey, CryptoE
 /// neither the key nor `R` may be of small order. So a valid signature cannot be mauled
 /// into a second valid one, and every implementation of these rules agrees on validity.
 pub fn verify(key: &VerifyingKey, msg: &[u8], sig: &Signature) -> Result<(), CryptoError> {
-    key.verify_strict(msg, &DalekSignature::from_bytes(&sig.0))
-        .map_err(|_| CryptoError::BadSignature)
+    key.verify_strict(msg, &DalekSignature::from_bytes(&sig.0)).map_err(|_| CryptoError::BadSignature)
 }
 
 /// Collects (message, signature, key) triples and verifies them in one Ed25519 batch,
@@ -177,9 +158,7 @@ pub struct BatchVerifier {
 
 impl fmt::Debug for BatchVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BatchVerifier")
-            .field("len", &self.len())
-            .finish_non_exhaustive()
+        f.debug_struct("BatchVerifier").field("len", &self.len()).finish_non_exhaustive()
     }
 }
 
@@ -261,9 +240,7 @@ impl BatchVerifier {
         if self.verify().is_ok() {
             return vec![true; self.len()];
         }
-        (0..self.len())
-            .map(|i| verify(&self.keys[i], self.message(i), &self.raw[i]).is_ok())
-            .collect()
+        (0..self.len()).map(|i| verify(&self.keys[i], self.message(i), &self.raw[i]).is_ok()).collect()
     }
 }
 
@@ -281,15 +258,9 @@ mod tests {
         let id = SigningIdentity::from_parts("org1", vec![1, 2, 3], key());
         let sig = id.sign(b"hello");
         assert_eq!(verify(&id.public_key(), b"hello", &sig), Ok(()));
-        assert_eq!(
-            verify(&id.public_key(), b"hellO", &sig),
-            Err(CryptoError::BadSignature)
-        );
+        assert_eq!(verify(&id.public_key(), b"hellO", &sig), Err(CryptoError::BadSignature));
         let other = key();
-        assert_eq!(
-            verify(&other.verifying_key(), b"hello", &sig),
-            Err(CryptoError::BadSignature)
-        );
+        assert_eq!(verify(&other.verifying_key(), b"hello", &sig), Err(CryptoError::BadSignature));
         assert_eq!(id.identity().org, "org1");
         assert!(format!("{id:?}").contains("org1"));
     }
@@ -301,16 +272,13 @@ mod tests {
         for i in [0, 31, 32, 63] {
             let mut forged = sig;
             forged.0[i] ^= 0x01;
-            assert!(
-                verify(&id.public_key(), b"msg", &forged).is_err(),
-                "byte {i}"
-            );
+            assert!(verify(&id.public_key(), b"msg", &forged).is_err(), "byte {i}");
         }
         // s not reduced: s + l
         let mut malleated = sig;
         let l: [u8; 32] = [
-            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
-            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
         ];
         let mut carry = 0u16;
         for (byte, add) in malleated.0[32..].iter_mut().zip(l) {
@@ -343,9 +311,7 @@ mod tests {
         assert_eq!(empty.verify(), Ok(()));
         assert!(empty.verify_each().is_empty());
 
-        let ids: Vec<SigningIdentity> = (0..8)
-            .map(|_| SigningIdentity::from_parts("o", vec![], key()))
-            .collect();
+        let ids: Vec<SigningIdentity> = (0..8).map(|_| SigningIdentity::from_parts("o", vec![], key())).collect();
         let mut batch = BatchVerifier::with_capacity(16);
         for (i, id) in ids.iter().enumerate() {
             let msg = format!("message {i}").into_bytes();
@@ -382,14 +348,9 @@ mod tests {
         let other = ca.issue("user2", Role::Client, &[]).unwrap();
         assert_eq!(
             SigningIdentity::from_pem(&issued.cert_pem, &other.key_pem, "org1").unwrap_err(),
-            CryptoError::KeyMismatch {
-                what: "identity of org1".into()
-            }
+            CryptoError::KeyMismatch { what: "identity of org1".into() }
         );
-        assert!(matches!(
-            SigningIdentity::from_pem(&issued.cert_pem, "garbage", "org1"),
-            Err(CryptoError::Key { .. })
-        ));
+        assert!(matches!(SigningIdentity::from_pem(&issued.cert_pem, "garbage", "org1"), Err(CryptoError::Key { .. })));
         assert!(matches!(
             SigningIdentity::from_pem(&issued.key_pem, &issued.key_pem, "org1"),
             Err(CryptoError::Pem { .. })
@@ -402,9 +363,7 @@ mod tests {
         use teechain_types::Role;
         let dir = tempfile::tempdir().unwrap();
         let ca = OrgCa::generate("org2").unwrap();
-        let issued = ca
-            .issue("peer0", Role::Peer, &["node0.example".into()])
-            .unwrap();
+        let issued = ca.issue("peer0", Role::Peer, &["node0.example".into()]).unwrap();
         let cert_path = dir.path().join("cert.pem");
         let key_path = dir.path().join("key.pem");
         std::fs::write(&cert_path, &issued.cert_pem).unwrap();
@@ -414,9 +373,6 @@ mod tests {
         let sig = id.sign(b"x");
         assert!(verify(&id.public_key(), b"x", &sig).is_ok());
         let missing = dir.path().join("missing.pem");
-        assert!(matches!(
-            SigningIdentity::load(&missing, &key_path, "org2"),
-            Err(CryptoError::Io { op: "read", .. })
-        ));
+        assert!(matches!(SigningIdentity::load(&missing, &key_path, "org2"), Err(CryptoError::Io { op: "read", .. })));
     }
 }

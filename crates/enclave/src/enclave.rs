@@ -9,8 +9,7 @@ use std::sync::RwLock;
 use teechain_chaincode_runtime::{CompiledChaincode, ExecutionLimits, Runtime, RuntimeError, Simulation};
 use teechain_crypto::{Msp, SigningIdentity};
 use teechain_types::chaincode::{
-    decode_definition, definition_state_key, Caller, HistoryEntry, InvocationContext,
-    LIFECYCLE_NAMESPACE,
+    decode_definition, definition_state_key, Caller, HistoryEntry, InvocationContext, LIFECYCLE_NAMESPACE,
 };
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::state::{StateError, StateView};
@@ -112,7 +111,10 @@ impl Enclave {
         let p = &sp.proposal;
         let bad = |m: String| (FailureKind::BadProposal, m);
         if p.header.channel != self.channel {
-            return Err(bad(format!("proposal is for channel '{}', this node serves '{}'", p.header.channel, self.channel)));
+            return Err(bad(format!(
+                "proposal is for channel '{}', this node serves '{}'",
+                p.header.channel, self.channel
+            )));
         }
         let creator = self.msp.validate(&p.header.creator).map_err(|e| bad(format!("creator certificate: {e}")))?;
         teechain_crypto::verify(&creator.public_key, &p.hash().0, &sp.signature)
@@ -126,16 +128,23 @@ impl Enclave {
             .get(LIFECYCLE_NAMESPACE, &definition_state_key(name))
             .map_err(|e| (FailureKind::HostFailure, e.to_string()))?
             .ok_or_else(|| {
-                (FailureKind::ChaincodeUnavailable, format!("chaincode '{name}' is not committed on channel '{}'", self.channel))
+                (
+                    FailureKind::ChaincodeUnavailable,
+                    format!("chaincode '{name}' is not committed on channel '{}'", self.channel),
+                )
             })?;
         let def = decode_definition(&def.value)
             .map_err(|e| (FailureKind::HostFailure, format!("definition of '{name}' does not decode: {e}")))?;
-        let code = self.code.read().unwrap_or_else(|p| p.into_inner()).get(&def.code_hash).cloned().ok_or_else(|| {
-            (
-                FailureKind::ChaincodeUnavailable,
-                format!("code of chaincode '{name}' (hash {}) is not installed on this node", def.code_hash.short()),
-            )
-        })?;
+        let code =
+            self.code.read().unwrap_or_else(|p| p.into_inner()).get(&def.code_hash).cloned().ok_or_else(|| {
+                (
+                    FailureKind::ChaincodeUnavailable,
+                    format!(
+                        "code of chaincode '{name}' (hash {}) is not installed on this node",
+                        def.code_hash.short()
+                    ),
+                )
+            })?;
         let ctx = InvocationContext {
             channel: self.channel.clone(),
             tx_id: p.header.tx_id(),
@@ -216,12 +225,14 @@ impl StateView for OcallState<'_> {
     }
 
     fn history(&self, namespace: &str, key: &[u8], limit: usize) -> Result<Vec<HistoryEntry>, StateError> {
-        let call =
-            HostCall::History { namespace: namespace.into(), key: key.to_vec(), limit: limit.min(u32::MAX as usize) as u32 };
+        let call = HostCall::History {
+            namespace: namespace.into(),
+            key: key.to_vec(),
+            limit: limit.min(u32::MAX as usize) as u32,
+        };
         match self.call(call)? {
             HostReply::History(v) if v.len() <= limit => Ok(v),
             _ => Err(unexpected()),
         }
     }
 }
-

@@ -1,9 +1,7 @@
 //! The host's typed view of an enclave.
 
 use crate::enclave::Enclave;
-use crate::protocol::{
-    EnclaveInfo, EnclaveRequest, EnclaveResponse, FailureKind, Host, ProposalResponse,
-};
+use crate::protocol::{EnclaveInfo, EnclaveRequest, EnclaveResponse, FailureKind, Host, ProposalResponse};
 use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::tx::SignedProposal;

@@ -136,11 +136,7 @@ impl Ledger {
         let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
         let number = block.header.number;
         if number != tip.height || block.header.previous_hash != tip.last_hash {
-            return Err(LedgerError::NotNext {
-                number,
-                expected_number: tip.height,
-                expected_previous: tip.last_hash,
-            });
+            return Err(LedgerError::NotNext { number, expected_number: tip.height, expected_previous: tip.last_hash });
         }
         if data_hash(&block.transactions) != block.header.data_hash {
             return Err(LedgerError::BadDataHash { number });
@@ -217,7 +213,10 @@ impl Ledger {
         for n in 0..snap.height {
             let block = snap.block(n)?.ok_or(LedgerError::BrokenChain { number: n, reason: "block missing".into() })?;
             if block.header.number != n {
-                return Err(LedgerError::BrokenChain { number: n, reason: format!("stored as number {}", block.header.number) });
+                return Err(LedgerError::BrokenChain {
+                    number: n,
+                    reason: format!("stored as number {}", block.header.number),
+                });
             }
             if block.header.previous_hash != previous {
                 return Err(LedgerError::BrokenChain { number: n, reason: "previous hash does not match".into() });
@@ -233,7 +232,10 @@ impl Ledger {
             previous = block.hash();
         }
         if previous != self.last_hash() && snap.height == self.height() {
-            return Err(LedgerError::BrokenChain { number: snap.height, reason: "tip hash does not match the last block".into() });
+            return Err(LedgerError::BrokenChain {
+                number: snap.height,
+                reason: "tip hash does not match the last block".into(),
+            });
         }
         summary.last_hash = previous;
         Ok(summary)
@@ -270,7 +272,11 @@ impl Snapshot {
         Ok(self.tx_ids.get(&tx_id.0)?.map(|v| {
             let v = v.value();
             let version = get_version(v);
-            TxStatus { block: version.block, index: version.tx, code: code_from_byte(v.get(12).copied().unwrap_or(255)) }
+            TxStatus {
+                block: version.block,
+                index: version.tx,
+                code: code_from_byte(v.get(12).copied().unwrap_or(255)),
+            }
         }))
     }
 }

@@ -108,21 +108,14 @@ impl BlockValidator {
         let chunk = txs.len().div_ceil(workers);
         std::thread::scope(|s| {
             let handles: Vec<_> = txs.chunks(chunk).map(|c| s.spawn(move || self.precheck_chunk(c))).collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
         })
     }
 
     fn precheck_chunk(&self, txs: &[Transaction]) -> Vec<Prechecked> {
         // (tx index in chunk, is creator signature, digest, signature, key)
         let mut sigs: Vec<(usize, bool, Hash32, Signature, ed25519_key::Key)> = Vec::new();
-        let mut out: Vec<Prechecked> = txs
-            .iter()
-            .enumerate()
-            .map(|(i, tx)| self.precheck(i, tx, &mut sigs))
-            .collect();
+        let mut out: Vec<Prechecked> = txs.iter().enumerate().map(|(i, tx)| self.precheck(i, tx, &mut sigs)).collect();
         let mut batch = BatchVerifier::new();
         for (_, _, digest, sig, key) in &sigs {
             batch.push(digest.0, sig, key);
@@ -173,7 +166,11 @@ impl BlockValidator {
                         endorsers.push(id);
                     }
                     _ => {
-                        return Prechecked { code: Some(ValidationCode::BadEndorsement), creator: Some(creator), endorsers }
+                        return Prechecked {
+                            code: Some(ValidationCode::BadEndorsement),
+                            creator: Some(creator),
+                            endorsers,
+                        }
                     }
                 }
             }
@@ -328,16 +325,12 @@ impl BlockState<'_> {
 
     fn written_in_range(&self, ns: &str, start: &[u8], end: &[u8]) -> bool {
         let lo = (ns.to_string(), start.to_vec());
-        self.overlay
-            .range(lo..)
-            .take_while(|((n, _), _)| n == ns)
-            .any(|((_, k), _)| in_range(k, start, end))
+        self.overlay.range(lo..).take_while(|((n, _), _)| n == ns).any(|((_, k), _)| in_range(k, start, end))
     }
 
     fn write(&mut self, ns: &str, key: &[u8], value: Option<Vec<u8>>) {
         self.overlay.insert((ns.to_string(), key.to_vec()), value);
     }
-
 }
 
 impl StateView for BlockState<'_> {
@@ -349,14 +342,19 @@ impl StateView for BlockState<'_> {
         }
     }
 
-    fn range(&self, ns: &str, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, VersionedValue)>, StateError> {
+    fn range(
+        &self,
+        ns: &str,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, VersionedValue)>, StateError> {
         self.view.range(ns, start, end, limit)
     }
 
     fn history(&self, ns: &str, key: &[u8], limit: usize) -> Result<Vec<HistoryEntry>, StateError> {
         self.view.history(ns, key, limit)
     }
-
 }
 
 impl BlockState<'_> {

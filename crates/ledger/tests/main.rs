@@ -27,7 +27,10 @@ pub(crate) fn dummy_tx(n: u64) -> Transaction {
         code_hash: Hash32::ZERO,
         endorsement_policy: "OR('org1.member')".into(),
     };
-    Transaction { payload: TxPayload { header, body: TxBody::Lifecycle(LifecycleOp::Approve(def)) }, signature: Signature([0; 64]) }
+    Transaction {
+        payload: TxPayload { header, body: TxBody::Lifecycle(LifecycleOp::Approve(def)) },
+        signature: Signature([0; 64]),
+    }
 }
 
 /// Block `number` after `previous` with `txs` transactions, each writing `counter` = number
@@ -44,7 +47,12 @@ pub(crate) fn block_with_writes(number: u64, previous: Hash32, txs: usize, value
             value: Some(vec![(number % 251) as u8; value_size]),
             version,
         });
-        writes.push(StateWrite { namespace: "cc".into(), key: b"counter".to_vec(), value: Some(number.to_string().into_bytes()), version });
+        writes.push(StateWrite {
+            namespace: "cc".into(),
+            key: b"counter".to_vec(),
+            value: Some(number.to_string().into_bytes()),
+            version,
+        });
     }
     (block, BlockOutcome { codes: vec![ValidationCode::Valid; txs], writes })
 }

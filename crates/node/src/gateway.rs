@@ -19,7 +19,11 @@ pub struct SubmitOutcome {
 /// A network as a client sees it.
 pub trait Gateway {
     /// Executes a proposal as a query on one node and returns the chaincode's response.
-    fn evaluate(&self, proposal: &SignedProposal, transient: &[(String, Vec<u8>)]) -> Result<ChaincodeResponse, NodeError>;
+    fn evaluate(
+        &self,
+        proposal: &SignedProposal,
+        transient: &[(String, Vec<u8>)],
+    ) -> Result<ChaincodeResponse, NodeError>;
 
     /// Collects endorsements from nodes of the organisations the chaincode's endorsement
     /// policy names.

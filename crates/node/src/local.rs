@@ -159,7 +159,11 @@ impl LocalNetwork {
 }
 
 impl Gateway for LocalNetwork {
-    fn evaluate(&self, proposal: &SignedProposal, transient: &[(String, Vec<u8>)]) -> Result<ChaincodeResponse, NodeError> {
+    fn evaluate(
+        &self,
+        proposal: &SignedProposal,
+        transient: &[(String, Vec<u8>)],
+    ) -> Result<ChaincodeResponse, NodeError> {
         // Prefer a node of the caller's own organisation, as Fabric's gateway does.
         let org = &proposal.proposal.header.creator.org;
         let peer = self.peer_of(org).unwrap_or(&self.peers[0]);

@@ -123,7 +123,8 @@ impl Peer {
         if let Some(last) = end.last_mut() {
             *last += 1;
         }
-        let rows = snap.range(lifecycle::NAMESPACE, &prefix, &end, usize::MAX).map_err(teechain_ledger::LedgerError::from)?;
+        let rows =
+            snap.range(lifecycle::NAMESPACE, &prefix, &end, usize::MAX).map_err(teechain_ledger::LedgerError::from)?;
         rows.into_iter()
             .map(|(_, v)| {
                 teechain_types::chaincode::decode_definition(&v.value)
@@ -133,13 +134,21 @@ impl Peer {
     }
 
     /// Executes and endorses a proposal in the enclave against committed state.
-    pub fn endorse(&self, proposal: &SignedProposal, transient: &[(String, Vec<u8>)]) -> Result<ProposalResponse, NodeError> {
+    pub fn endorse(
+        &self,
+        proposal: &SignedProposal,
+        transient: &[(String, Vec<u8>)],
+    ) -> Result<ProposalResponse, NodeError> {
         let snap = self.ledger.snapshot()?;
         Ok(self.enclave.endorse(&ViewHost(&snap), proposal.clone(), transient.to_vec())?)
     }
 
     /// Executes a proposal as a query.
-    pub fn evaluate(&self, proposal: &SignedProposal, transient: &[(String, Vec<u8>)]) -> Result<ChaincodeResponse, NodeError> {
+    pub fn evaluate(
+        &self,
+        proposal: &SignedProposal,
+        transient: &[(String, Vec<u8>)],
+    ) -> Result<ChaincodeResponse, NodeError> {
         let snap = self.ledger.snapshot()?;
         Ok(self.enclave.evaluate(&ViewHost(&snap), proposal.clone(), transient.to_vec())?)
     }

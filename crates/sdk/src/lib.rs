@@ -20,6 +20,14 @@
 //! A [`Refusal`] becomes a response with status 400 and its message; a panic ends the
 //! execution with the panic message as a runtime error (no state change is endorsed).
 //!
+//! The private-data methods return `Result` for the errors a host reports (an unknown
+//! collection, a non-member reading); the current runtime has no collections yet and
+//! ends the execution with its `PrivateDataUnsupported` error instead.
+//!
+//! Every invocation gets a fresh linear memory whose initial pages the runtime zeroes, so
+//! build contracts with a small stack (`contracts/.cargo/config.toml` sets 64 KiB with
+//! `-C link-arg=-zstack-size=65536`; Rust's default is 1 MiB).
+//!
 //! The host functions exist only when the crate is built for `wasm32`. On other targets
 //! the crate still compiles (the main workspace builds and lints it), but every [`Stub`]
 //! method panics with a message saying so.
@@ -121,12 +129,12 @@ macro_rules! chaincode {
 /// The `index`-th argument as UTF-8 text, refusing with a message that names it
 /// (`name`) when it is missing or not UTF-8.
 pub fn arg_str<'a>(inv: &'a Invocation, index: usize, name: &str) -> Result<&'a str, Refusal> {
-    let bytes = inv.args.get(index).ok_or_else(|| {
-        Refusal(format!("{}: missing argument {} ({name})", inv.function, index + 1))
-    })?;
-    std::str::from_utf8(bytes).map_err(|_| {
-        Refusal(format!("{}: argument {} ({name}) is not UTF-8 text", inv.function, index + 1))
-    })
+    let bytes = inv
+        .args
+        .get(index)
+        .ok_or_else(|| Refusal(format!("{}: missing argument {} ({name})", inv.function, index + 1)))?;
+    std::str::from_utf8(bytes)
+        .map_err(|_| Refusal(format!("{}: argument {} ({name}) is not UTF-8 text", inv.function, index + 1)))
 }
 
 /// Refuses unless the invocation has exactly `names.len()` arguments, naming them.
@@ -273,12 +281,7 @@ impl Stub {
     }
 
     /// Keys in `[start, end)` of collection `collection` with their values, in key order.
-    pub fn get_private_range(
-        &mut self,
-        collection: &str,
-        start: &[u8],
-        end: &[u8],
-    ) -> Result<KvPairs, SdkError> {
+    pub fn get_private_range(&mut self, collection: &str, start: &[u8], end: &[u8]) -> Result<KvPairs, SdkError> {
         // SAFETY: the pointers and lengths describe live slices.
         let code = unsafe {
             sys::private_range(
@@ -353,7 +356,9 @@ pub mod __private {
 
     /// `tc_alloc`: a zeroed buffer of `len` bytes, kept until `tc_invoke`; 0 on failure.
     pub fn alloc(len: i32) -> i32 {
-        let Ok(len) = usize::try_from(len) else { return 0 };
+        let Ok(len) = usize::try_from(len) else {
+            return 0;
+        };
         INPUT.with(|b| {
             let mut b = b.borrow_mut();
             *b = vec![0u8; len];

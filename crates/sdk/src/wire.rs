@@ -176,9 +176,12 @@ mod tests {
 
     #[test]
     fn response_matches_the_codec() {
-        for (status, message, payload) in
-            [(200, "", vec![]), (400, "insufficient funds: ü", vec![1, 2, 3]), (500, "x", big(70_000)), (u32::MAX, "", vec![])]
-        {
+        for (status, message, payload) in [
+            (200, "", vec![]),
+            (400, "insufficient funds: ü", vec![1, 2, 3]),
+            (500, "x", big(70_000)),
+            (u32::MAX, "", vec![]),
+        ] {
             let expected = encode(&ChaincodeResponse { status, message: message.into(), payload: payload.clone() });
             assert_eq!(encode_response(status, message, &payload), expected);
         }

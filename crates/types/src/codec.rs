@@ -76,7 +76,8 @@ pub fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8], limits: Limits) -> 
     if version != ENCODING_VERSION {
         return Err(DecodeError::Version(version));
     }
-    let (value, rest): (T, &[u8]) = postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let (value, rest): (T, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if !rest.is_empty() {
         return Err(DecodeError::Trailing(rest.len()));
     }
@@ -103,10 +104,7 @@ mod tests {
         assert_eq!(decode::<u8>(&[1, 5, 6], Limits::RECORD), Err(DecodeError::Trailing(1)));
         assert_eq!(decode::<u8>(&[9, 5], Limits::RECORD), Err(DecodeError::Version(9)));
         assert_eq!(decode::<u8>(&[], Limits::RECORD), Err(DecodeError::Empty));
-        assert!(matches!(
-            decode::<Vec<u8>>(&[0; 10], Limits { max_bytes: 4 }),
-            Err(DecodeError::TooLarge { .. })
-        ));
+        assert!(matches!(decode::<Vec<u8>>(&[0; 10], Limits { max_bytes: 4 }), Err(DecodeError::TooLarge { .. })));
     }
 
     #[test]

@@ -118,10 +118,7 @@ pub struct Principal {
 impl Principal {
     /// A principal for `role` in `org`.
     pub fn new(org: impl Into<String>, role: PrincipalRole) -> Self {
-        Principal {
-            org: org.into(),
-            role,
-        }
+        Principal { org: org.into(), role }
     }
 
     /// Whether a signer of organisation `org` with certificate role `role` is this principal.
@@ -164,10 +161,7 @@ pub struct PolicyError {
 
 impl PolicyError {
     fn new(position: usize, message: impl Into<String>) -> Self {
-        PolicyError {
-            position,
-            message: message.into(),
-        }
+        PolicyError { position, message: message.into() }
     }
 }
 
@@ -177,34 +171,20 @@ impl EndorsementPolicy {
         if text.len() > MAX_POLICY_LEN {
             return Err(PolicyError::new(
                 MAX_POLICY_LEN,
-                format!(
-                    "policy is {} bytes long; the limit is {MAX_POLICY_LEN}",
-                    text.len()
-                ),
+                format!("policy is {} bytes long; the limit is {MAX_POLICY_LEN}", text.len()),
             ));
         }
-        let mut parser = Parser {
-            text,
-            bytes: text.as_bytes(),
-            pos: 0,
-            principals: 0,
-        };
+        let mut parser = Parser { text, bytes: text.as_bytes(), pos: 0, principals: 0 };
         parser.skip_ws();
         if parser.pos == text.len() {
-            return Err(PolicyError::new(
-                parser.pos,
-                "empty policy: expected AND, OR, OutOf or a quoted principal",
-            ));
+            return Err(PolicyError::new(parser.pos, "empty policy: expected AND, OR, OutOf or a quoted principal"));
         }
         let policy = parser.policy(0)?;
         parser.skip_ws();
         if parser.pos != text.len() {
             return Err(PolicyError::new(
                 parser.pos,
-                format!(
-                    "unexpected {} after the end of the policy",
-                    parser.describe_here()
-                ),
+                format!("unexpected {} after the end of the policy", parser.describe_here()),
             ));
         }
         Ok(policy)
@@ -231,10 +211,8 @@ impl EndorsementPolicy {
     /// the result is never satisfied.
     pub fn majority(orgs: &[String], role: PrincipalRole) -> Self {
         let distinct: BTreeSet<&String> = orgs.iter().collect();
-        let children: Vec<EndorsementPolicy> = distinct
-            .into_iter()
-            .map(|org| EndorsementPolicy::signed_by(org.clone(), role))
-            .collect();
+        let children: Vec<EndorsementPolicy> =
+            distinct.into_iter().map(|org| EndorsementPolicy::signed_by(org.clone(), role)).collect();
         EndorsementPolicy::OutOf(children.len() / 2 + 1, children)
     }
 
@@ -280,9 +258,7 @@ impl EndorsementPolicy {
                     out.insert(p.org.clone());
                 }
             }
-            EndorsementPolicy::OutOf(_, children) => {
-                children.iter().for_each(|c| c.collect_orgs(out))
-            }
+            EndorsementPolicy::OutOf(_, children) => children.iter().for_each(|c| c.collect_orgs(out)),
         }
     }
 
@@ -377,21 +353,14 @@ impl Parser<'_> {
 
     /// A description of the input at the current position, for error messages.
     fn describe_here(&self) -> String {
-        match self
-            .text
-            .get(self.pos..)
-            .and_then(|rest| rest.chars().next())
-        {
+        match self.text.get(self.pos..).and_then(|rest| rest.chars().next()) {
             Some(c) => format!("{c:?}"),
             None => "end of input".to_string(),
         }
     }
 
     fn expected(&self, what: &str) -> PolicyError {
-        PolicyError::new(
-            self.pos,
-            format!("expected {what}, found {}", self.describe_here()),
-        )
+        PolicyError::new(self.pos, format!("expected {what}, found {}", self.describe_here()))
     }
 
     /// policy := principal | operator '(' ... ')'; `depth` counts enclosing operators.
@@ -406,10 +375,7 @@ impl Parser<'_> {
 
     fn gate(&mut self, depth: usize) -> Result<EndorsementPolicy, PolicyError> {
         let start = self.pos;
-        while self
-            .peek()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
-        {
+        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
             self.pos += 1;
         }
         let word = &self.text[start..self.pos];
@@ -422,16 +388,11 @@ impl Parser<'_> {
         } else {
             return Err(PolicyError::new(
                 start,
-                format!(
-                    "unknown operator '{word}' (expected AND, OR or OutOf; principals are quoted)"
-                ),
+                format!("unknown operator '{word}' (expected AND, OR or OutOf; principals are quoted)"),
             ));
         };
         if depth >= MAX_DEPTH {
-            return Err(PolicyError::new(
-                start,
-                format!("nesting deeper than {MAX_DEPTH}"),
-            ));
+            return Err(PolicyError::new(start, format!("nesting deeper than {MAX_DEPTH}")));
         }
         self.skip_ws();
         if self.peek() != Some(b'(') {
@@ -471,18 +432,12 @@ impl Parser<'_> {
         let n = match (op, threshold) {
             (_, Some((n, n_pos))) => {
                 if n == 0 {
-                    return Err(PolicyError::new(
-                        n_pos,
-                        "OutOf threshold must be at least 1",
-                    ));
+                    return Err(PolicyError::new(n_pos, "OutOf threshold must be at least 1"));
                 }
                 if n > children.len() {
                     return Err(PolicyError::new(
                         n_pos,
-                        format!(
-                            "OutOf threshold {n} exceeds the number of sub-policies ({})",
-                            children.len()
-                        ),
+                        format!("OutOf threshold {n} exceeds the number of sub-policies ({})", children.len()),
                     ));
                 }
                 n
@@ -521,25 +476,14 @@ impl Parser<'_> {
         let body = &self.text[body_start..close];
         let dot = match body.rfind('.') {
             Some(i) => i,
-            None => {
-                return Err(PolicyError::new(
-                    body_start,
-                    format!("principal '{body}' must be 'org.role'"),
-                ))
-            }
+            None => return Err(PolicyError::new(body_start, format!("principal '{body}' must be 'org.role'"))),
         };
         let (org, role_text) = (&body[..dot], &body[dot + 1..]);
         if org.is_empty() {
-            return Err(PolicyError::new(
-                body_start,
-                "empty organisation name in principal",
-            ));
+            return Err(PolicyError::new(body_start, "empty organisation name in principal"));
         }
         if let Some((i, c)) = org.char_indices().find(|&(_, c)| !is_org_char(c)) {
-            return Err(PolicyError::new(
-                body_start + i,
-                format!("invalid character {c:?} in organisation name"),
-            ));
+            return Err(PolicyError::new(body_start + i, format!("invalid character {c:?} in organisation name")));
         }
         let role = PrincipalRole::parse(role_text).ok_or_else(|| {
             PolicyError::new(
@@ -549,16 +493,10 @@ impl Parser<'_> {
         })?;
         self.principals += 1;
         if self.principals > MAX_PRINCIPALS {
-            return Err(PolicyError::new(
-                open,
-                format!("more than {MAX_PRINCIPALS} principals"),
-            ));
+            return Err(PolicyError::new(open, format!("more than {MAX_PRINCIPALS} principals")));
         }
         self.pos = close + 1;
-        Ok(Principal {
-            org: org.to_string(),
-            role,
-        })
+        Ok(Principal { org: org.to_string(), role })
     }
 }
 
@@ -578,12 +516,7 @@ enum Compiled {
 fn compile(policy: &EndorsementPolicy, classes: &[(&str, Role)]) -> Compiled {
     match policy {
         EndorsementPolicy::Signed(p) => Compiled::Leaf(
-            classes
-                .iter()
-                .enumerate()
-                .filter(|(_, (org, role))| p.matches(org, *role))
-                .map(|(i, _)| i)
-                .collect(),
+            classes.iter().enumerate().filter(|(_, (org, role))| p.matches(org, *role)).map(|(i, _)| i).collect(),
         ),
         EndorsementPolicy::OutOf(n, children) => {
             Compiled::OutOf(*n, children.iter().map(|c| compile(c, classes)).collect())
@@ -640,15 +573,11 @@ impl Search {
             return k(self);
         }
         // Each satisfied child consumes at least one signer.
-        if children.len() < need
-            || self.remaining < need as u64
-            || self.steps > MAX_EVALUATION_STEPS
-        {
+        if children.len() < need || self.remaining < need as u64 || self.steps > MAX_EVALUATION_STEPS {
             return false;
         }
         let (first, rest) = (&children[0], &children[1..]);
-        self.sat(first, &mut |s: &mut Search| s.out_of(rest, need - 1, k))
-            || self.out_of(rest, need, k)
+        self.sat(first, &mut |s: &mut Search| s.out_of(rest, need - 1, k)) || self.out_of(rest, need, k)
     }
 }
 
@@ -734,19 +663,11 @@ mod tests {
         ];
         for (text, list, expected) in cases {
             let policy = p(text);
-            assert_eq!(
-                policy.evaluate(&signers(list)),
-                *expected,
-                "{text} with {list:?}"
-            );
+            assert_eq!(policy.evaluate(&signers(list)), *expected, "{text} with {list:?}");
             // order of signers does not matter
             let mut reversed = signers(list);
             reversed.reverse();
-            assert_eq!(
-                policy.evaluate(&reversed),
-                *expected,
-                "{text} with reversed {list:?}"
-            );
+            assert_eq!(policy.evaluate(&reversed), *expected, "{text} with reversed {list:?}");
         }
     }
 
@@ -761,29 +682,16 @@ mod tests {
 
     #[test]
     fn majority() {
-        let orgs: Vec<String> = ["org3", "org1", "org2", "org1"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let orgs: Vec<String> = ["org3", "org1", "org2", "org1"].iter().map(|s| s.to_string()).collect();
         let m = EndorsementPolicy::majority(&orgs, PrincipalRole::Admin);
-        assert_eq!(
-            m.to_string(),
-            "OutOf(2, 'org1.admin', 'org2.admin', 'org3.admin')"
-        );
+        assert_eq!(m.to_string(), "OutOf(2, 'org1.admin', 'org2.admin', 'org3.admin')");
         assert!(m.evaluate(&signers(&[("org1", A), ("org3", A)])));
         assert!(!m.evaluate(&signers(&[("org1", A), ("org3", P)])));
         let two: Vec<String> = vec!["a".into(), "b".into()];
-        assert_eq!(
-            EndorsementPolicy::majority(&two, PrincipalRole::Member).to_string(),
-            "AND('a.member', 'b.member')"
-        );
+        assert_eq!(EndorsementPolicy::majority(&two, PrincipalRole::Member).to_string(), "AND('a.member', 'b.member')");
         let one: Vec<String> = vec!["a".into()];
-        assert_eq!(
-            EndorsementPolicy::majority(&one, PrincipalRole::Peer).to_string(),
-            "AND('a.peer')"
-        );
-        assert!(!EndorsementPolicy::majority(&[], PrincipalRole::Member)
-            .evaluate(&signers(&[("a", A)])));
+        assert_eq!(EndorsementPolicy::majority(&one, PrincipalRole::Peer).to_string(), "AND('a.peer')");
+        assert!(!EndorsementPolicy::majority(&[], PrincipalRole::Member).evaluate(&signers(&[("a", A)])));
     }
 
     #[test]
@@ -792,10 +700,7 @@ mod tests {
         let orgs: Vec<String> = policy.orgs().into_iter().collect();
         assert_eq!(orgs, vec!["a", "b", "x.y"]);
         let principals: Vec<String> = policy.principals().iter().map(|p| p.to_string()).collect();
-        assert_eq!(
-            principals,
-            vec!["'b.member'", "'a.peer'", "'b.admin'", "'x.y.client'"]
-        );
+        assert_eq!(principals, vec!["'b.member'", "'a.peer'", "'b.admin'", "'x.y.client'"]);
     }
 
     #[test]
@@ -811,24 +716,13 @@ mod tests {
         ] {
             assert_eq!(p(text), canonical, "{text}");
         }
-        assert_eq!(
-            p("'org1.example.com.peer'"),
-            EndorsementPolicy::signed_by("org1.example.com", PrincipalRole::Peer)
-        );
+        assert_eq!(p("'org1.example.com.peer'"), EndorsementPolicy::signed_by("org1.example.com", PrincipalRole::Peer));
         assert_eq!(
             p("Or('Org1MSP.client')"),
-            EndorsementPolicy::OutOf(
-                1,
-                vec![EndorsementPolicy::signed_by(
-                    "Org1MSP",
-                    PrincipalRole::Client
-                )]
-            )
+            EndorsementPolicy::OutOf(1, vec![EndorsementPolicy::signed_by("Org1MSP", PrincipalRole::Client)])
         );
         assert_eq!(
-            "OR('a.peer','b.peer')"
-                .parse::<EndorsementPolicy>()
-                .map(|x| x.to_string()),
+            "OR('a.peer','b.peer')".parse::<EndorsementPolicy>().map(|x| x.to_string()),
             Ok("OR('a.peer', 'b.peer')".to_string())
         );
     }
@@ -839,16 +733,8 @@ mod tests {
             ("", 0, "empty policy"),
             ("   ", 3, "empty policy"),
             ("AND('org1.member'", 17, "expected ',' or ')'"),
-            (
-                "AND('org1.member' 'org2.member')",
-                18,
-                "expected ',' or ')'",
-            ),
-            (
-                "AND('org1.member',)",
-                18,
-                "expected AND, OR, OutOf or a quoted principal",
-            ),
+            ("AND('org1.member' 'org2.member')", 18, "expected ',' or ')'"),
+            ("AND('org1.member',)", 18, "expected AND, OR, OutOf or a quoted principal"),
             ("AND()", 4, "expected AND, OR, OutOf or a quoted principal"),
             ("AND 'org1.member'", 4, "expected '(' after AND"),
             ("XOR('org1.member')", 0, "unknown operator 'XOR'"),
@@ -860,17 +746,9 @@ mod tests {
             ("'.member'", 1, "empty organisation name"),
             ("'or g1.member'", 3, "invalid character ' '"),
             ("OutOf(0, 'org1.member')", 6, "at least 1"),
-            (
-                "OutOf(3, 'a.member', 'b.member')",
-                6,
-                "exceeds the number of sub-policies (2)",
-            ),
+            ("OutOf(3, 'a.member', 'b.member')", 6, "exceeds the number of sub-policies (2)"),
             ("OutOf('a.member')", 6, "expected a number"),
-            (
-                "OutOf(1 'a.member')",
-                8,
-                "expected ',' after the OutOf threshold",
-            ),
+            ("OutOf(1 'a.member')", 8, "expected ',' after the OutOf threshold"),
             ("OutOf(99999999999999999999999, 'a.member')", 6, "too large"),
             ("'a.member' 'b.member'", 11, "unexpected '\\''"),
             ("AND('a.member'))", 15, "after the end of the policy"),
@@ -880,13 +758,8 @@ mod tests {
         for (text, position, fragment) in cases {
             let err = EndorsementPolicy::parse(text).expect_err(text);
             assert_eq!(err.position, *position, "{text}: {err}");
-            assert!(
-                err.message.contains(fragment),
-                "{text}: {err} (wanted {fragment:?})"
-            );
-            assert!(err
-                .to_string()
-                .starts_with(&format!("policy syntax error at position {position}: ")));
+            assert!(err.message.contains(fragment), "{text}: {err} (wanted {fragment:?})");
+            assert!(err.to_string().starts_with(&format!("policy syntax error at position {position}: ")));
         }
     }
 
@@ -923,13 +796,9 @@ mod tests {
         assert!(policy.evaluate(&twenty_one));
         // Unsatisfiable, many assignments to try before the last principal fails: the step
         // budget bounds the work.
-        let text = format!(
-            "AND({}, 'c.peer')",
-            vec!["OR('a.admin', 'b.admin')"; 30].join(", ")
-        );
+        let text = format!("AND({}, 'c.peer')", vec!["OR('a.admin', 'b.admin')"; 30].join(", "));
         let policy = p(&text);
-        let mut signers: Vec<(String, Role)> =
-            (0..15).map(|_| ("a".to_string(), Role::Admin)).collect();
+        let mut signers: Vec<(String, Role)> = (0..15).map(|_| ("a".to_string(), Role::Admin)).collect();
         signers.extend((0..15).map(|_| ("b".to_string(), Role::Admin)));
         signers.push(("c".to_string(), Role::Admin));
         assert!(!policy.evaluate(&signers));
@@ -938,8 +807,7 @@ mod tests {
         // AND of many ORs with a scarce class.
         let text = format!("AND({})", vec!["OR('a.admin', 'b.admin')"; 30].join(", "));
         let policy = p(&text);
-        let mut signers: Vec<(String, Role)> =
-            (0..15).map(|_| ("a".to_string(), Role::Admin)).collect();
+        let mut signers: Vec<(String, Role)> = (0..15).map(|_| ("a".to_string(), Role::Admin)).collect();
         signers.extend((0..14).map(|_| ("b".to_string(), Role::Admin)));
         assert!(!policy.evaluate(&signers));
         signers.push(("b".to_string(), Role::Admin));
@@ -948,13 +816,9 @@ mod tests {
 
     #[test]
     fn budget_exhaustion_is_quick() {
-        let text = format!(
-            "AND({}, 'c.peer')",
-            vec!["OR('a.admin', 'b.admin')"; 30].join(", ")
-        );
+        let text = format!("AND({}, 'c.peer')", vec!["OR('a.admin', 'b.admin')"; 30].join(", "));
         let policy = p(&text);
-        let mut signers: Vec<(String, Role)> =
-            (0..15).map(|_| ("a".to_string(), Role::Admin)).collect();
+        let mut signers: Vec<(String, Role)> = (0..15).map(|_| ("a".to_string(), Role::Admin)).collect();
         signers.extend((0..16).map(|_| ("b".to_string(), Role::Admin)));
         // Unsatisfiable, and C(30, 15) assignments to try: the step budget ends the search
         // (in about 2 ms) with the fail-closed verdict.
@@ -981,13 +845,10 @@ mod tests {
     fn serde_uses_text() {
         let policy = p("OutOf(2, 'org1.peer', 'org2.peer', 'org3.peer')");
         let bytes = crate::codec::encode(&policy);
-        let back: EndorsementPolicy =
-            crate::codec::decode(&bytes, crate::codec::Limits::RECORD).unwrap();
+        let back: EndorsementPolicy = crate::codec::decode(&bytes, crate::codec::Limits::RECORD).unwrap();
         assert_eq!(back, policy);
         let bad = crate::codec::encode("OutOf(0, 'a.peer')");
-        assert!(
-            crate::codec::decode::<EndorsementPolicy>(&bad, crate::codec::Limits::RECORD).is_err()
-        );
+        assert!(crate::codec::decode::<EndorsementPolicy>(&bad, crate::codec::Limits::RECORD).is_err());
     }
 
     fn arb_org() -> impl Strategy<Value = String> {
@@ -1004,8 +865,7 @@ mod tests {
     }
 
     fn arb_policy() -> impl Strategy<Value = EndorsementPolicy> {
-        let leaf =
-            (arb_org(), arb_role()).prop_map(|(org, role)| EndorsementPolicy::signed_by(org, role));
+        let leaf = (arb_org(), arb_role()).prop_map(|(org, role)| EndorsementPolicy::signed_by(org, role));
         leaf.prop_recursive(5, 48, 5, |inner| {
             prop::collection::vec(inner, 1..5).prop_flat_map(|children| {
                 let len = children.len();

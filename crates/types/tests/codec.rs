@@ -46,7 +46,11 @@ fn rwset() -> impl Strategy<Value = ReadWriteSet> {
             0..4,
         ),
         prop::collection::vec(
-            (bytes(8), bytes(8), hash()).prop_map(|(start, end, results_digest)| RangeRead { start, end, results_digest }),
+            (bytes(8), bytes(8), hash()).prop_map(|(start, end, results_digest)| RangeRead {
+                start,
+                end,
+                results_digest,
+            }),
             0..2,
         ),
         prop::collection::vec(
@@ -58,8 +62,12 @@ fn rwset() -> impl Strategy<Value = ReadWriteSet> {
 }
 
 fn header() -> impl Strategy<Value = TxHeader> {
-    ("[a-z]{1,8}", identity(), bytes(24), any::<u64>())
-        .prop_map(|(channel, creator, nonce, timestamp_ms)| TxHeader { channel, creator, nonce, timestamp_ms })
+    ("[a-z]{1,8}", identity(), bytes(24), any::<u64>()).prop_map(|(channel, creator, nonce, timestamp_ms)| TxHeader {
+        channel,
+        creator,
+        nonce,
+        timestamp_ms,
+    })
 }
 
 fn invocation() -> impl Strategy<Value = Invocation> {
@@ -81,21 +89,43 @@ fn body() -> impl Strategy<Value = TxBody> {
         invocation(),
         hash(),
         hash(),
-        ("[a-z]{1,8}", any::<u64>(), hash()).prop_map(|(name, sequence, code_hash)| ChaincodeRef { name, sequence, code_hash }),
+        ("[a-z]{1,8}", any::<u64>(), hash()).prop_map(|(name, sequence, code_hash)| ChaincodeRef {
+            name,
+            sequence,
+            code_hash,
+        }),
         rwset(),
         hash(),
-        prop::collection::vec(("[a-z]{1,8}", bytes(16)).prop_map(|(name, payload)| ChaincodeEvent { name, payload }), 0..2),
-        prop::collection::vec((identity(), sig()).prop_map(|(endorser, signature)| Endorsement { endorser, signature }), 0..3),
+        prop::collection::vec(
+            ("[a-z]{1,8}", bytes(16)).prop_map(|(name, payload)| ChaincodeEvent { name, payload }),
+            0..2,
+        ),
+        prop::collection::vec(
+            (identity(), sig()).prop_map(|(endorser, signature)| Endorsement { endorser, signature }),
+            0..3,
+        ),
     )
-        .prop_map(|(chaincode, invocation, transient_digest, proposal_hash, cc, rwset, response_hash, events, endorsements)| {
-            TxBody::Invoke(EndorsedInvocation {
+        .prop_map(
+            |(
                 chaincode,
                 invocation,
                 transient_digest,
-                response: ProposalResponsePayload { proposal_hash, chaincode: cc, rwset, response_hash, events },
+                proposal_hash,
+                cc,
+                rwset,
+                response_hash,
+                events,
                 endorsements,
-            })
-        });
+            )| {
+                TxBody::Invoke(EndorsedInvocation {
+                    chaincode,
+                    invocation,
+                    transient_digest,
+                    response: ProposalResponsePayload { proposal_hash, chaincode: cc, rwset, response_hash, events },
+                    endorsements,
+                })
+            },
+        );
     prop_oneof![
         invoke,
         (def, any::<bool>()).prop_map(|(d, approve)| TxBody::Lifecycle(if approve {
@@ -107,7 +137,8 @@ fn body() -> impl Strategy<Value = TxBody> {
 }
 
 fn transaction() -> impl Strategy<Value = Transaction> {
-    (header(), body(), sig()).prop_map(|(header, body, signature)| Transaction { payload: TxPayload { header, body }, signature })
+    (header(), body(), sig())
+        .prop_map(|(header, body, signature)| Transaction { payload: TxPayload { header, body }, signature })
 }
 
 proptest! {

@@ -99,7 +99,11 @@ fn every_refusal_has_its_own_message() {
         ("org1", &["org1", "org2", "-5"], "amount must be a positive integer, got \"-5\""),
         ("org1", &["org1", "org2", "1.5"], "amount must be a positive integer, got \"1.5\""),
         ("org1", &["org1", "org2", "ten"], "amount must be a positive integer, got \"ten\""),
-        ("org1", &["org1", "org2", "99999999999999999999999"], "amount must be a positive integer, got \"99999999999999999999999\""),
+        (
+            "org1",
+            &["org1", "org2", "99999999999999999999999"],
+            "amount must be a positive integer, got \"99999999999999999999999\"",
+        ),
         ("org1", &["org1", "org1", "5"], "self-transfer is not allowed"),
         ("org1", &["org1", "org9", "5"], "unknown account org9"),
         ("org9", &["org9", "org1", "5"], "unknown account org9"),

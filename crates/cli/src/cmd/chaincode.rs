@@ -178,7 +178,12 @@ pub(crate) fn run(cmd: ChaincodeCommand, out: &Output) -> Result<()> {
             let defs = net.peers()[0].definitions()?;
             let text: Vec<String> = defs
                 .iter()
-                .map(|d| format!("{}  version {}  sequence {}  policy {}", d.name, d.version, d.sequence, d.endorsement_policy))
+                .map(|d| {
+                    format!(
+                        "{}  version {}  sequence {}  policy {}",
+                        d.name, d.version, d.sequence, d.endorsement_policy
+                    )
+                })
                 .collect();
             out.result(
                 if text.is_empty() { "no chaincode committed".into() } else { text.join("\n") },

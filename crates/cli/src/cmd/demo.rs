@@ -115,7 +115,9 @@ fn balances(net: &LocalNetwork, c: &Client) -> Result<(String, Value)> {
     let mut text = Vec::new();
     let mut map = serde_json::Map::new();
     for org in ["org1", "org2", "org3"] {
-        let r = c.query(net, "payment", "balance", vec![org.as_bytes().to_vec()]).map_err(|e: ClientError| anyhow::anyhow!(e))?;
+        let r = c
+            .query(net, "payment", "balance", vec![org.as_bytes().to_vec()])
+            .map_err(|e: ClientError| anyhow::anyhow!(e))?;
         let b = String::from_utf8_lossy(&r.payload).to_string();
         text.push(format!("{org}={b}"));
         map.insert(org.into(), json!(b.parse::<u64>().ok()));
