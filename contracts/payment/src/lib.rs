@@ -57,12 +57,13 @@ fn init(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
         refuse!("init needs at least one organisation");
     }
     let mut orgs: Vec<&str> = Vec::with_capacity(inv.args.len());
+    let mut seen = std::collections::BTreeSet::new();
     for i in 0..inv.args.len() {
         let org = arg_str(inv, i, "org")?;
         if org.is_empty() {
             refuse!("organisation names must not be empty");
         }
-        if orgs.contains(&org) {
+        if !seen.insert(org) {
             refuse!("organisation {org} is named twice");
         }
         orgs.push(org);
