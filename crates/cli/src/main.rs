@@ -2,7 +2,9 @@
 //! ledgers, run the demos. Every command takes `--json` for machine-readable output.
 
 mod cmd;
+mod conn;
 mod output;
+mod procs;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,6 +27,9 @@ enum Command {
     /// Install, approve, commit and list chaincode.
     #[command(subcommand)]
     Chaincode(cmd::chaincode::ChaincodeCommand),
+    /// Run a node.
+    #[command(subcommand)]
+    Node(cmd::node::NodeCommand),
     /// Invoke a chaincode function: endorse, order, commit.
     Invoke(cmd::invoke::InvokeArgs),
     /// Query a chaincode function on one node (no transaction).
@@ -40,6 +45,9 @@ enum Command {
         /// Network directory to create (default: a fresh temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// First port of the demo's nodes (default: a free range).
+        #[arg(long)]
+        base_port: Option<u16>,
     },
 }
 
@@ -48,11 +56,12 @@ fn main() {
     let out = output::Output::new(cli.json);
     let result = match cli.command {
         Command::Network(c) => cmd::network::run(c, &out),
+        Command::Node(c) => cmd::node::run_command(c, &out),
         Command::Chaincode(c) => cmd::chaincode::run(c, &out),
         Command::Invoke(a) => cmd::invoke::invoke(a, &out),
         Command::Query(a) => cmd::invoke::query(a, &out),
         Command::Ledger(c) => cmd::ledger::run(c, &out),
-        Command::Demo { which, dir } => cmd::demo::run(which, dir, &out),
+        Command::Demo { which, dir, base_port } => cmd::demo::run(which, dir, base_port, &out),
     };
     if let Err(e) = result {
         out.error(&e);

@@ -5,23 +5,30 @@ use serde_json::Value;
 /// Where command results go.
 pub(crate) struct Output {
     json: bool,
+    quiet: bool,
 }
 
 impl Output {
     pub(crate) fn new(json: bool) -> Output {
-        Output { json }
+        Output { json, quiet: false }
+    }
+
+    /// An output that prints nothing (for clean-up work after the result).
+    pub(crate) fn quiet(self) -> Output {
+        Output { quiet: true, ..self }
     }
 
     /// A line of human-readable progress (text mode only).
     pub(crate) fn line(&self, text: impl AsRef<str>) {
-        if !self.json {
+        if !self.json && !self.quiet {
             println!("{}", text.as_ref());
         }
     }
 
     /// The command's result: `text` in text mode, `value` in JSON mode.
     pub(crate) fn result(&self, text: impl AsRef<str>, value: Value) {
-        if self.json {
+        if self.quiet {
+        } else if self.json {
             println!("{value}");
         } else if !text.as_ref().is_empty() {
             println!("{}", text.as_ref());

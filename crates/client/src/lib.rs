@@ -5,6 +5,8 @@
 //! agree, assemble and sign the transaction, submit it and wait for its validation code.
 //! [`Client::query`] evaluates on one node without ordering.
 
+pub mod remote;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 use teechain_crypto::SigningIdentity;
 pub use teechain_node::{Gateway, NodeError, SubmitOutcome};

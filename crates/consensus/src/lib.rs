@@ -1,132 +1,49 @@
-//! TEEChain's ordering service.
+//! TEEChain's ordering service: Raft-replicated block ordering (openraft 0.9, pinned).
 //!
-//! [`BlockCutter`] batches submitted transactions into blocks by count, bytes and age,
-//! as Fabric's orderer does. Today a single process orders (the in-process network of
-//! `teechain-node`); the Raft-replicated orderer builds on the same cutter.
+//! Every node runs an [`Orderer`]. The leader batches submitted transactions with the
+//! [`BlockCutter`] (by count, bytes and age, as Fabric's orderer does) into
+//! [`BlockProposal`]s, one Raft log entry each, and proposes them without waiting for the
+//! previous one to commit. Each node applies the committed entries in log order to its
+//! own ledger, building the block number and previous hash itself, so every node holds
+//! byte-identical blocks.
+//!
+//! The crate knows nothing of gRPC, of the ledger's storage or of the enclave. It talks to
+//! the node through two traits, with bytes at the network boundary:
+//!
+//! - [`BlockApplier`]: the state machine, the node's ledger. It commits each block
+//!   together with an opaque [`AppliedMarker`] (the last applied log id and membership)
+//!   in one storage transaction, which makes applying exactly-once across restarts.
+//! - [`RaftTransport`]: sends one Raft RPC to a peer; the peer answers through
+//!   [`Orderer::handle_rpc`].
+//!
+//! Where to start: [`Orderer::start`], then [`Orderer::initialize`] once on a new
+//! cluster, [`Orderer::submit`] on the leader (followers answer
+//! [`ConsensusError::ForwardToLeader`]), [`Orderer::status`]. The Raft log, vote and log
+//! pointers live in `raft.redb` in the raft directory (tables in `tables`); snapshots are
+//! the applier's ledger bytes.
+//!
+//! Feature `test-utils`: in-memory fakes of both traits ([`testing`]) for tests of this
+//! crate and of the crates built on it.
 
-use std::time::{Duration, Instant};
-use teechain_types::codec::encode;
-use teechain_types::Transaction;
+mod boundary;
+mod cutter;
+mod error;
+mod log_store;
+mod network;
+mod orderer;
+mod raft_types;
+mod state_machine;
+mod tables;
+mod waiters;
 
-/// When to cut a block.
-#[derive(Clone, Copy, Debug)]
-pub struct BatchLimits {
-    /// Most transactions per block.
-    pub max_transactions: usize,
-    /// Most encoded transaction bytes per block.
-    pub max_bytes: usize,
-    /// Longest a transaction waits for a block once it is pending.
-    pub timeout: Duration,
-}
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testing;
 
-impl Default for BatchLimits {
-    fn default() -> Self {
-        BatchLimits { max_transactions: 500, max_bytes: 8 << 20, timeout: Duration::from_millis(50) }
-    }
-}
-
-/// Accumulates transactions and says when a block is due.
-#[derive(Debug)]
-pub struct BlockCutter {
-    limits: BatchLimits,
-    pending: Vec<Transaction>,
-    pending_bytes: usize,
-    oldest: Option<Instant>,
-}
-
-impl BlockCutter {
-    /// An empty cutter.
-    pub fn new(limits: BatchLimits) -> BlockCutter {
-        BlockCutter { limits, pending: Vec::new(), pending_bytes: 0, oldest: None }
-    }
-
-    /// Adds a transaction; returns the batches that are now full, in order. A
-    /// transaction larger than `max_bytes` alone forms its own batch.
-    pub fn push(&mut self, tx: Transaction) -> Vec<Vec<Transaction>> {
-        let size = encode(&tx).len();
-        let mut cut = Vec::new();
-        if !self.pending.is_empty() && self.pending_bytes + size > self.limits.max_bytes {
-            cut.push(self.take());
-        }
-        self.pending.push(tx);
-        self.pending_bytes += size;
-        self.oldest.get_or_insert_with(Instant::now);
-        if self.pending.len() >= self.limits.max_transactions || self.pending_bytes >= self.limits.max_bytes {
-            cut.push(self.take());
-        }
-        cut
-    }
-
-    /// When the pending batch is due by age, if anything is pending.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.oldest.map(|t| t + self.limits.timeout)
-    }
-
-    /// Takes whatever is pending (possibly nothing).
-    pub fn take(&mut self) -> Vec<Transaction> {
-        self.pending_bytes = 0;
-        self.oldest = None;
-        std::mem::take(&mut self.pending)
-    }
-
-    /// Number of pending transactions.
-    pub fn len(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// True if nothing is pending.
-    pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use teechain_types::hash::Signature;
-    use teechain_types::tx::{LifecycleOp, TxBody, TxHeader, TxPayload};
-    use teechain_types::{chaincode::ChaincodeDefinition, Hash32, Identity};
-
-    fn tx(n: u8) -> Transaction {
-        let header = TxHeader {
-            channel: "c".into(),
-            creator: Identity { org: "org1".into(), cert_der: vec![n; 10] },
-            nonce: vec![n],
-            timestamp_ms: 0,
-        };
-        let def = ChaincodeDefinition {
-            name: "x".into(),
-            version: "1".into(),
-            sequence: 1,
-            code_hash: Hash32::ZERO,
-            endorsement_policy: String::new(),
-        };
-        Transaction {
-            payload: TxPayload { header, body: TxBody::Lifecycle(LifecycleOp::Approve(def)) },
-            signature: Signature([0; 64]),
-        }
-    }
-
-    #[test]
-    fn cuts_by_count_and_keeps_order() {
-        let mut c = BlockCutter::new(BatchLimits { max_transactions: 2, ..Default::default() });
-        assert!(c.push(tx(1)).is_empty());
-        let cut = c.push(tx(2));
-        assert_eq!(cut.len(), 1);
-        assert_eq!(cut[0], vec![tx(1), tx(2)]);
-        assert!(c.is_empty() && c.deadline().is_none());
-    }
-
-    #[test]
-    fn cuts_by_bytes_before_overflowing() {
-        let size = encode(&tx(1)).len();
-        let mut c =
-            BlockCutter::new(BatchLimits { max_transactions: 100, max_bytes: size * 2 + 1, ..Default::default() });
-        assert!(c.push(tx(1)).is_empty());
-        assert!(c.push(tx(2)).is_empty());
-        let cut = c.push(tx(3));
-        assert_eq!(cut, vec![vec![tx(1), tx(2)]]);
-        assert_eq!(c.len(), 1);
-        assert!(c.deadline().is_some());
-    }
-}
+pub use async_trait::async_trait;
+pub use boundary::{
+    AppliedMarker, AppliedSummary, ApplyError, BlockApplier, BlockProposal, NodeId, RaftRpcKind, RaftTransport,
+    TransportError,
+};
+pub use cutter::{BatchLimits, BlockCutter};
+pub use error::{ConsensusError, Result};
+pub use orderer::{Committed, Orderer, OrdererConfig, RaftStatus, Role, LOG_FILE, SUBMIT_TIMEOUT};

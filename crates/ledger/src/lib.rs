@@ -19,5 +19,5 @@ pub mod tables;
 mod validate;
 
 pub use error::LedgerError;
-pub use store::{ChainSummary, Ledger, Snapshot, TxStatus};
+pub use store::{verify_blocks, ChainSummary, Ledger, Snapshot, TxStatus};
 pub use validate::{BlockOutcome, BlockValidator, LedgerView, StateWrite};

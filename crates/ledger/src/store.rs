@@ -132,7 +132,18 @@ impl Ledger {
     /// Commits a validated block and its outcome in one durable write transaction.
     /// The block must be the next one (number and previous hash) and its data hash must
     /// match its transactions.
-    pub fn commit(&self, mut block: Block, outcome: &BlockOutcome) -> Result<Hash32, LedgerError> {
+    pub fn commit(&self, block: Block, outcome: &BlockOutcome) -> Result<Hash32, LedgerError> {
+        self.commit_with_marker(block, outcome, None)
+    }
+
+    /// As [`Ledger::commit`], also storing the ordering service's last-applied marker in
+    /// the same write transaction, so the marker never runs ahead of or behind the blocks.
+    pub fn commit_with_marker(
+        &self,
+        mut block: Block,
+        outcome: &BlockOutcome,
+        marker: Option<&[u8]>,
+    ) -> Result<Hash32, LedgerError> {
         let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
         let number = block.header.number;
         if number != tip.height || block.header.previous_hash != tip.last_hash {
@@ -199,47 +210,80 @@ impl Ledger {
             blocks.insert(number, encode(&block).as_slice())?;
             m.insert(meta::HEIGHT, (number + 1).to_be_bytes().as_slice())?;
             m.insert(meta::LAST_HASH, hash.0.as_slice())?;
+            if let Some(marker) = marker {
+                m.insert(meta::APPLIED, marker)?;
+            }
         }
         txn.commit()?;
         *tip = Tip { height: number + 1, last_hash: hash };
         Ok(hash)
     }
 
+    /// Stores only the ordering service's last-applied marker (for log entries that carry
+    /// no block, such as membership changes).
+    pub fn set_marker(&self, marker: &[u8]) -> Result<(), LedgerError> {
+        let _tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
+        let txn = self.db.begin_write()?;
+        txn.open_table(META)?.insert(meta::APPLIED, marker)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The ordering service's last-applied marker, if any was stored.
+    pub fn marker(&self) -> Result<Option<Vec<u8>>, LedgerError> {
+        let r = self.db.begin_read()?;
+        Ok(r.open_table(META)?.get(meta::APPLIED)?.map(|v| v.value().to_vec()))
+    }
+
     /// Re-reads every block and checks numbering, previous-hash links and data hashes.
     pub fn verify_chain(&self) -> Result<ChainSummary, LedgerError> {
         let snap = self.snapshot()?;
-        let mut previous = Hash32::ZERO;
-        let mut summary = ChainSummary { height: snap.height, last_hash: Hash32::ZERO, transactions: 0, valid: 0 };
-        for n in 0..snap.height {
-            let block = snap.block(n)?.ok_or(LedgerError::BrokenChain { number: n, reason: "block missing".into() })?;
-            if block.header.number != n {
-                return Err(LedgerError::BrokenChain {
-                    number: n,
-                    reason: format!("stored as number {}", block.header.number),
-                });
-            }
-            if block.header.previous_hash != previous {
-                return Err(LedgerError::BrokenChain { number: n, reason: "previous hash does not match".into() });
-            }
-            if data_hash(&block.transactions) != block.header.data_hash {
-                return Err(LedgerError::BrokenChain { number: n, reason: "data hash does not match".into() });
-            }
-            if block.validation.len() != block.transactions.len() {
-                return Err(LedgerError::BrokenChain { number: n, reason: "validation codes missing".into() });
-            }
-            summary.transactions += block.transactions.len() as u64;
-            summary.valid += block.validation.iter().filter(|c| c.is_valid()).count() as u64;
-            previous = block.hash();
-        }
-        if previous != self.last_hash() && snap.height == self.height() {
+        let summary =
+            verify_blocks((0..snap.height).map(|n| {
+                snap.block(n)?.ok_or(LedgerError::BrokenChain { number: n, reason: "block missing".into() })
+            }))?;
+        if summary.last_hash != self.last_hash() && snap.height == self.height() {
             return Err(LedgerError::BrokenChain {
                 number: snap.height,
                 reason: "tip hash does not match the last block".into(),
             });
         }
-        summary.last_hash = previous;
         Ok(summary)
     }
+}
+
+/// Checks blocks given in order from block 0: numbering, previous-hash links, data hashes
+/// and that each carries its validation codes.
+pub fn verify_blocks(
+    blocks: impl IntoIterator<Item = Result<Block, LedgerError>>,
+) -> Result<ChainSummary, LedgerError> {
+    let mut previous = Hash32::ZERO;
+    let mut summary = ChainSummary { height: 0, last_hash: Hash32::ZERO, transactions: 0, valid: 0 };
+    for (n, block) in blocks.into_iter().enumerate() {
+        let n = n as u64;
+        let block = block?;
+        if block.header.number != n {
+            return Err(LedgerError::BrokenChain {
+                number: n,
+                reason: format!("stored as number {}", block.header.number),
+            });
+        }
+        if block.header.previous_hash != previous {
+            return Err(LedgerError::BrokenChain { number: n, reason: "previous hash does not match".into() });
+        }
+        if data_hash(&block.transactions) != block.header.data_hash {
+            return Err(LedgerError::BrokenChain { number: n, reason: "data hash does not match".into() });
+        }
+        if block.validation.len() != block.transactions.len() {
+            return Err(LedgerError::BrokenChain { number: n, reason: "validation codes missing".into() });
+        }
+        summary.transactions += block.transactions.len() as u64;
+        summary.valid += block.validation.iter().filter(|c| c.is_valid()).count() as u64;
+        previous = block.hash();
+        summary.height = n + 1;
+    }
+    summary.last_hash = previous;
+    Ok(summary)
 }
 
 /// A consistent read view of a ledger (a redb read transaction).

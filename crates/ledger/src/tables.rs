@@ -28,6 +28,9 @@ pub mod meta {
     pub const HEIGHT: &str = "height";
     /// Hash of the last committed block header (32 B).
     pub const LAST_HASH: &str = "last_hash";
+    /// The ordering service's last-applied marker (opaque bytes), written in the same
+    /// transaction as the block it belongs to.
+    pub const APPLIED: &str = "applied";
 }
 
 /// The state key of `key` in `namespace`.

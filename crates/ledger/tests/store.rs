@@ -54,3 +54,23 @@ fn reopen_keeps_tip_state_history_and_tx_index() {
     assert_eq!(range.len(), 2);
     assert!(snap.range("other", b"", b"", 100).expect("range").is_empty(), "namespaces are separate");
 }
+
+#[test]
+fn the_applied_marker_commits_with_its_block() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("l.redb");
+    {
+        let l = Ledger::open(&path).expect("open");
+        assert_eq!(l.marker().expect("marker"), None);
+        let (b, o) = block_with_writes(0, Hash32::ZERO, 1, 4);
+        l.commit_with_marker(b, &o, Some(b"log-7")).expect("commit");
+        // A rejected block leaves the marker alone.
+        let (bad, o) = block_with_writes(5, Hash32::ZERO, 1, 4);
+        assert!(l.commit_with_marker(bad, &o, Some(b"log-8")).is_err());
+        assert_eq!(l.marker().expect("marker").as_deref(), Some(&b"log-7"[..]));
+        l.set_marker(b"log-9").expect("set");
+    }
+    let l = Ledger::open(&path).expect("reopen");
+    assert_eq!(l.marker().expect("marker").as_deref(), Some(&b"log-9"[..]));
+    assert_eq!(l.height(), 1);
+}

@@ -52,6 +52,42 @@ pub struct NodeEntry {
     pub identity: String,
     /// Its data directory, relative to the network directory.
     pub data_dir: String,
+    /// Raft node id: unique in the network, never reused.
+    pub node_id: u64,
+    /// `host:port` of its client-facing gateway service.
+    pub gateway_address: String,
+    /// `host:port` of its node-to-node service (Raft, endorsement, catch-up).
+    pub peer_address: String,
+}
+
+/// What `teechain node start --config FILE` reads: where the network config is and which
+/// of its nodes to run. Written by `network init` as `nodes/<name>/node.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeFile {
+    /// The network directory, relative to this file's directory (or absolute).
+    pub network_dir: String,
+    /// The node's name in the network config.
+    pub name: String,
+}
+
+/// File name of a node's start config inside its data directory.
+pub const NODE_FILE: &str = "node.json";
+
+/// Where and how `network init` lays out the nodes.
+#[derive(Clone, Debug)]
+pub struct InitOptions {
+    /// Channel id.
+    pub channel: String,
+    /// Host the nodes listen on and are reached at.
+    pub host: String,
+    /// Ports: node `i` (from 0) gets gateway `base_port + 10 i + 1` and peer `base_port + 10 i + 2`.
+    pub base_port: u16,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions { channel: "teechain".into(), host: "127.0.0.1".into(), base_port: 7050 }
+    }
 }
 
 /// The whole network config (`DIR/network.json`).
@@ -87,6 +123,11 @@ impl NetworkConfig {
             .iter()
             .map(|o| Ok((o.name.clone(), teechain_crypto::parse_cert_pem(&o.ca_cert_pem)?)))
             .collect()
+    }
+
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&NodeEntry> {
+        self.nodes.iter().find(|n| n.name == name)
     }
 
     /// Names of the organisations.
@@ -126,6 +167,12 @@ pub fn check_org_name(name: &str) -> Result<(), String> {
 /// identity; the channel config; one data directory per node. Refuses to touch a
 /// directory that already holds a network.
 pub fn init_network(dir: &Path, channel: &str, orgs: &[String]) -> Result<NetworkConfig, NodeError> {
+    init_network_with(dir, orgs, &InitOptions { channel: channel.to_string(), ..InitOptions::default() })
+}
+
+/// [`init_network`] with explicit host and ports.
+pub fn init_network_with(dir: &Path, orgs: &[String], options: &InitOptions) -> Result<NetworkConfig, NodeError> {
+    let channel = options.channel.as_str();
     if orgs.is_empty() {
         return Err(NodeError::Invalid("name at least one organisation".into()));
     }
@@ -156,12 +203,35 @@ pub fn init_network(dir: &Path, channel: &str, orgs: &[String]) -> Result<Networ
             write_pair(&user_dir(dir, org, user), &id.cert_pem, &id.key_pem)?;
         }
         let node_name = format!("peer0.{org}");
-        let id = ca.issue(&node_name, Role::Peer, &[])?;
+        let hosts: Vec<String> = if options.host == "127.0.0.1" || options.host == "localhost" {
+            Vec::new()
+        } else {
+            vec![options.host.clone()]
+        };
+        let id = ca.issue(&node_name, Role::Peer, &hosts)?;
         write_pair(&peer_identity_dir(dir, org, "peer0"), &id.cert_pem, &id.key_pem)?;
         let data_dir = format!("nodes/{node_name}");
         std::fs::create_dir_all(dir.join(&data_dir)).map_err(NodeError::io(dir.join(&data_dir)))?;
         config.channel.orgs.push(OrgEntry { name: org.clone(), ca_cert_pem: ca.cert_pem() });
-        config.nodes.push(NodeEntry { name: node_name, org: org.clone(), identity: "peer0".into(), data_dir });
+        let i = config.nodes.len() as u16;
+        let port = |offset: u16| -> Result<u16, NodeError> {
+            options.base_port.checked_add(10 * i + offset).ok_or_else(|| {
+                NodeError::Invalid(format!("base port {} leaves no room for {} nodes", options.base_port, orgs.len()))
+            })
+        };
+        let node_file = NodeFile { network_dir: "../..".into(), name: node_name.clone() };
+        let node_file_path = dir.join(&data_dir).join(NODE_FILE);
+        let text = serde_json::to_string_pretty(&node_file).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        std::fs::write(&node_file_path, text).map_err(NodeError::io(&node_file_path))?;
+        config.nodes.push(NodeEntry {
+            name: node_name,
+            org: org.clone(),
+            identity: "peer0".into(),
+            data_dir,
+            node_id: u64::from(i) + 1,
+            gateway_address: format!("{}:{}", options.host, port(1)?),
+            peer_address: format!("{}:{}", options.host, port(2)?),
+        });
     }
     let path = dir.join(NETWORK_FILE);
     let text = serde_json::to_string_pretty(&config).map_err(|e| NodeError::Invalid(e.to_string()))?;

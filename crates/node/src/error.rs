@@ -55,6 +55,49 @@ pub enum NodeError {
     /// Something else about the request is wrong.
     #[error("{0}")]
     Invalid(String),
+    /// This node is not the Raft leader and could not hand the request on. Retryable: ask
+    /// `leader` (its gateway address, when known) or another node.
+    #[error("this node is not the leader{}", leader.as_deref().map(|l| format!(" (the leader is {l})")).unwrap_or_default())]
+    NotLeader {
+        /// The leader's gateway address, when this node knows it.
+        leader: Option<String>,
+    },
+    /// A node could not be reached, dropped the connection, or is shutting down or
+    /// overloaded. Retryable, on the same node later or on another one.
+    #[error("node unavailable: {0}")]
+    Unavailable(String),
+    /// A deadline passed before the node answered. Retryable with care: the request may
+    /// still take effect (a submitted transaction may yet commit; ask its commit status).
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The TLS handshake failed: a certificate did not chain to the channel's CAs, was
+    /// missing, or names another host. Fatal: retrying does not change certificates.
+    #[error("TLS with {peer} failed: {message}")]
+    Tls {
+        /// The remote address.
+        peer: String,
+        /// What rustls reported.
+        message: String,
+    },
+    /// The node refused the caller: its certificate lacks the role the service requires
+    /// (the peer service admits only peer certificates).
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// The remote node failed in a way that does not cross the wire as a typed error
+    /// (its storage, files or keys); its message is kept.
+    #[error("remote node failed: {0}")]
+    Remote(String),
+    /// The RPC itself went wrong: a reply did not decode, or broke the protocol.
+    #[error("rpc: {0}")]
+    Rpc(String),
+    /// A listener could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The failure.
+        source: std::io::Error,
+    },
 }
 
 impl NodeError {

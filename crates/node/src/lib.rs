@@ -14,6 +14,8 @@ mod error;
 mod gateway;
 mod local;
 mod peer;
+pub mod rpc;
+pub mod service;
 
 pub use error::NodeError;
 pub use gateway::{Gateway, SubmitOutcome};

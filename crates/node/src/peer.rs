@@ -140,7 +140,14 @@ impl Peer {
         transient: &[(String, Vec<u8>)],
     ) -> Result<ProposalResponse, NodeError> {
         let snap = self.ledger.snapshot()?;
-        Ok(self.enclave.endorse(&ViewHost(&snap), proposal.clone(), transient.to_vec())?)
+        let host = ViewHost(&snap);
+        match self.enclave.endorse(&host, proposal.clone(), transient.to_vec()) {
+            Err(e) if missing_code(&e) => {
+                self.reinstall()?;
+                Ok(self.enclave.endorse(&host, proposal.clone(), transient.to_vec())?)
+            }
+            r => Ok(r?),
+        }
     }
 
     /// Executes a proposal as a query.
@@ -150,15 +157,35 @@ impl Peer {
         transient: &[(String, Vec<u8>)],
     ) -> Result<ChaincodeResponse, NodeError> {
         let snap = self.ledger.snapshot()?;
-        Ok(self.enclave.evaluate(&ViewHost(&snap), proposal.clone(), transient.to_vec())?)
+        let host = ViewHost(&snap);
+        match self.enclave.evaluate(&host, proposal.clone(), transient.to_vec()) {
+            Err(e) if missing_code(&e) => {
+                self.reinstall()?;
+                Ok(self.enclave.evaluate(&host, proposal.clone(), transient.to_vec())?)
+            }
+            r => Ok(r?),
+        }
     }
 
     /// Validates and commits the next block; returns the outcome.
     pub fn commit_block(&self, block: Block) -> Result<BlockOutcome, NodeError> {
+        self.commit_block_with_marker(block, None)
+    }
+
+    /// As [`Peer::commit_block`], storing the ordering service's applied marker in the
+    /// same storage transaction.
+    pub fn commit_block_with_marker(&self, block: Block, marker: Option<&[u8]>) -> Result<BlockOutcome, NodeError> {
         let snap = self.ledger.snapshot()?;
         let outcome = self.validator.validate(&snap, &block)?;
         drop(snap);
-        self.ledger.commit(block, &outcome)?;
+        self.ledger.commit_with_marker(block, &outcome, marker)?;
         Ok(outcome)
     }
+}
+
+/// True when the enclave lacks the code of a committed chaincode; packages copied into the
+/// data directory while the node runs are then loaded and the call retried once.
+fn missing_code(e: &teechain_enclave::EnclaveError) -> bool {
+    e.kind() == Some(teechain_enclave::protocol::FailureKind::ChaincodeUnavailable)
+        && e.to_string().contains("not installed")
 }

@@ -1,12 +1,12 @@
 //! `teechain chaincode ...`: Fabric's lifecycle (install → approve → commit).
 
+use crate::conn::Connection;
 use crate::output::Output;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use teechain_client::Client;
-use teechain_node::{Gateway, LocalNetwork};
 use teechain_types::chaincode::ChaincodeDefinition;
 use teechain_types::sha256;
 use teechain_types::tx::LifecycleOp;
@@ -79,11 +79,11 @@ pub(crate) fn package(wasm: &str) -> Result<Vec<u8>> {
     })
 }
 
-fn definition(net: &LocalNetwork, args: &DefinitionArgs) -> Result<ChaincodeDefinition> {
+fn definition(conn: &Connection, args: &DefinitionArgs) -> Result<ChaincodeDefinition> {
     let wasm = package(&args.wasm)?;
     let sequence = match args.sequence {
         Some(s) => s,
-        None => net.peers()[0].definition(&args.name)?.map(|d| d.sequence).unwrap_or(0) + 1,
+        None => conn.definitions()?.iter().find(|d| d.name == args.name).map(|d| d.sequence).unwrap_or(0) + 1,
     };
     Ok(ChaincodeDefinition {
         name: args.name.clone(),
@@ -94,17 +94,19 @@ fn definition(net: &LocalNetwork, args: &DefinitionArgs) -> Result<ChaincodeDefi
     })
 }
 
-fn admin(net: &LocalNetwork, org: &str) -> Result<Client> {
-    Ok(Client::new(net.user(org, "admin")?, net.channel()))
+fn admin(dir: &Path, org: &str) -> Result<Client> {
+    let config = teechain_node::config::NetworkConfig::load(dir)?;
+    let signer = teechain_node::config::load_identity(&teechain_node::config::user_dir(dir, org, "admin"), org)?;
+    Ok(Client::new(signer, config.channel.channel))
 }
 
 /// Submits a lifecycle operation as `org`'s admin; fails unless it commits valid.
-fn lifecycle(net: &LocalNetwork, org: &str, op: LifecycleOp) -> Result<u64> {
+fn lifecycle(conn: &Connection, dir: &Path, org: &str, op: LifecycleOp) -> Result<u64> {
     let what = match &op {
         LifecycleOp::Approve(_) => "approval",
         LifecycleOp::Commit(_) => "commit",
     };
-    let outcome = net.submit(admin(net, org)?.lifecycle(op))?;
+    let outcome = conn.gateway().submit(admin(dir, org)?.lifecycle(op))?;
     if !outcome.code.is_valid() {
         bail!("{what} by {org} was rejected: {}", outcome.code);
     }
@@ -112,17 +114,24 @@ fn lifecycle(net: &LocalNetwork, org: &str, op: LifecycleOp) -> Result<u64> {
 }
 
 /// Installs, approves by every organisation and commits; returns the definition.
-pub(crate) fn deploy(net: &LocalNetwork, args: &DefinitionArgs) -> Result<ChaincodeDefinition> {
+pub(crate) fn deploy(conn: &Connection, args: &DefinitionArgs) -> Result<ChaincodeDefinition> {
     // Check the policy before anyone approves it, with the position of any error.
     teechain_types::policy::EndorsementPolicy::parse(&args.policy).context("--policy")?;
-    let def = definition(net, args)?;
-    net.install(&package(&args.wasm)?)?;
-    for org in net.config().org_names() {
-        lifecycle(net, &org, LifecycleOp::Approve(def.clone()))?;
+    let def = definition(conn, args)?;
+    conn.install(&package(&args.wasm)?)?;
+    let orgs = teechain_node::config::NetworkConfig::load(&args.dir)?.org_names();
+    for org in &orgs {
+        lifecycle(conn, &args.dir, org, LifecycleOp::Approve(def.clone()))?;
     }
-    let first = net.config().org_names().into_iter().next().context("network has no organisations")?;
-    lifecycle(net, &first, LifecycleOp::Commit(def.clone()))?;
+    let first = orgs.first().context("network has no organisations")?;
+    lifecycle(conn, &args.dir, first, LifecycleOp::Commit(def.clone()))?;
     Ok(def)
+}
+
+fn connect(dir: &Path) -> Result<Connection> {
+    let config = teechain_node::config::NetworkConfig::load(dir)?;
+    let org = config.org_names().into_iter().next().context("network has no organisations")?;
+    Ok(Connection::open(dir, &org, "admin")?.0)
 }
 
 fn def_json(def: &ChaincodeDefinition) -> serde_json::Value {
@@ -133,8 +142,7 @@ fn def_json(def: &ChaincodeDefinition) -> serde_json::Value {
 pub(crate) fn run(cmd: ChaincodeCommand, out: &Output) -> Result<()> {
     match cmd {
         ChaincodeCommand::Deploy(args) => {
-            let net = LocalNetwork::open(&args.dir)?;
-            let def = deploy(&net, &args)?;
+            let def = deploy(&connect(&args.dir)?, &args)?;
             out.result(
                 format!(
                     "chaincode {} committed: version {}, sequence {}, code {}, policy {}",
@@ -148,34 +156,32 @@ pub(crate) fn run(cmd: ChaincodeCommand, out: &Output) -> Result<()> {
             );
         }
         ChaincodeCommand::Install { dir, wasm } => {
-            let net = LocalNetwork::open(&dir)?;
-            let hash = net.install(&package(&wasm)?)?;
+            let hash = connect(&dir)?.install(&package(&wasm)?)?;
             out.result(
-                format!("installed package {} on {} nodes", hash, net.peers().len()),
+                format!("installed package {hash} on every node"),
                 json!({ "ok": true, "code_hash": hash.to_hex() }),
             );
         }
         ChaincodeCommand::Approve { def, org } => {
-            let net = LocalNetwork::open(&def.dir)?;
-            let d = definition(&net, &def)?;
-            let block = lifecycle(&net, &org, LifecycleOp::Approve(d.clone()))?;
+            let conn = connect(&def.dir)?;
+            let d = definition(&conn, &def)?;
+            let block = lifecycle(&conn, &def.dir, &org, LifecycleOp::Approve(d.clone()))?;
             out.result(
                 format!("{org} approved {} sequence {} (block {block})", d.name, d.sequence),
                 json!({ "ok": true, "org": org, "block": block, "definition": def_json(&d) }),
             );
         }
         ChaincodeCommand::Commit { def, org } => {
-            let net = LocalNetwork::open(&def.dir)?;
-            let d = definition(&net, &def)?;
-            let block = lifecycle(&net, &org, LifecycleOp::Commit(d.clone()))?;
+            let conn = connect(&def.dir)?;
+            let d = definition(&conn, &def)?;
+            let block = lifecycle(&conn, &def.dir, &org, LifecycleOp::Commit(d.clone()))?;
             out.result(
                 format!("{} sequence {} committed (block {block})", d.name, d.sequence),
                 json!({ "ok": true, "block": block, "definition": def_json(&d) }),
             );
         }
         ChaincodeCommand::List { dir } => {
-            let net = LocalNetwork::open(&dir)?;
-            let defs = net.peers()[0].definitions()?;
+            let defs = connect(&dir)?.definitions()?;
             let text: Vec<String> = defs
                 .iter()
                 .map(|d| {

@@ -1,13 +1,15 @@
-//! `teechain demo ...`: each demo on a fresh local network.
+//! `teechain demo ...`: each demo on a fresh local network of node processes.
 
 use crate::cmd::chaincode::{deploy, DefinitionArgs};
+use crate::cmd::network;
+use crate::conn::Connection;
 use crate::output::Output;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use teechain_client::{Client, ClientError};
-use teechain_node::config::init_network;
-use teechain_node::{Gateway, LocalNetwork};
+use std::path::{Path, PathBuf};
+use teechain_client::Client;
+use teechain_node::config::{init_network_with, InitOptions};
+use teechain_node::Gateway;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub(crate) enum Demo {
@@ -15,7 +17,16 @@ pub(crate) enum Demo {
     Payment,
 }
 
-pub(crate) fn run(which: Demo, dir: Option<PathBuf>, out: &Output) -> Result<()> {
+/// Stops the demo's nodes however the demo ends.
+struct Running<'a>(&'a Path);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let _ = network::down(self.0, &Output::new(true).quiet());
+    }
+}
+
+pub(crate) fn run(which: Demo, dir: Option<PathBuf>, base_port: Option<u16>, out: &Output) -> Result<()> {
     let (_tmp, dir) = match dir {
         Some(d) => (None, d),
         None => {
@@ -25,22 +36,43 @@ pub(crate) fn run(which: Demo, dir: Option<PathBuf>, out: &Output) -> Result<()>
         }
     };
     match which {
-        Demo::Payment => payment(&dir, out),
+        Demo::Payment => payment(&dir, base_port, out),
     }
 }
 
-fn payment(dir: &std::path::Path, out: &Output) -> Result<()> {
+/// A base port whose node ports are all free now.
+pub(crate) fn free_base_port(nodes: u16) -> Result<u16> {
+    let seed =
+        std::process::id() as u32 ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos();
+    for attempt in 0..200u32 {
+        let base = 20_000 + ((seed.wrapping_add(attempt.wrapping_mul(7919))) % 3_000) as u16 * 10;
+        let free = (0..nodes)
+            .all(|i| [1, 2].iter().all(|o| std::net::TcpListener::bind(("127.0.0.1", base + 10 * i + o)).is_ok()));
+        if free {
+            return Ok(base);
+        }
+    }
+    anyhow::bail!("found no free ports for {nodes} nodes")
+}
+
+fn payment(dir: &Path, base_port: Option<u16>, out: &Output) -> Result<()> {
     let orgs: Vec<String> = ["org1", "org2", "org3"].map(String::from).to_vec();
     out.line("TEEChain demo: cross-bank payment");
     out.line("enclave platform: virtual (INSECURE: software only, no hardware isolation)");
     std::fs::create_dir_all(dir)?;
-    init_network(dir, "teechain", &orgs)?;
-    let net = LocalNetwork::open(dir)?;
-    out.line(format!("network: {} nodes ({}) in {}", net.peers().len(), orgs.join(", "), dir.display()));
+    let base_port = match base_port {
+        Some(p) => p,
+        None => free_base_port(orgs.len() as u16)?,
+    };
+    init_network_with(dir, &orgs, &InitOptions { base_port, ..InitOptions::default() })?;
+    out.line(format!("network of {} organisations in {}; starting one process per node", orgs.len(), dir.display()));
+    network::up(dir, out)?;
+    let _running = Running(dir);
 
     let policy = "AND('org1.member','org2.member')";
+    let (admin_conn, _) = Connection::open(dir, "org1", "admin")?;
     let def = deploy(
-        &net,
+        &admin_conn,
         &DefinitionArgs {
             dir: dir.to_path_buf(),
             name: "payment".into(),
@@ -56,15 +88,16 @@ fn payment(dir: &std::path::Path, out: &Output) -> Result<()> {
         orgs.join(", ")
     ));
 
-    let client = |org: &str| -> Result<Client> { Ok(Client::new(net.user(org, "client")?, net.channel())) };
+    let client = |org: &str| -> Result<(Connection, Client)> { Connection::open(dir, org, "client") };
     let args = |a: &[&str]| a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
-    let org1 = client("org1")?;
-    org1.invoke(&net, "payment", "init", args(&["org1", "org2", "org3"]), &[]).context("init")?;
-    out.line(format!("init: {}", balances(&net, &org1)?.0));
+    let (conn1, org1) = client("org1")?;
+    let gw = conn1.gateway();
+    org1.invoke(gw, "payment", "init", args(&["org1", "org2", "org3"]), &[]).context("init")?;
+    out.line(format!("init: {}", balances(gw, &org1)?.0));
 
-    let paid = org1.invoke(&net, "payment", "transfer", args(&["org1", "org2", "10"]), &[]).context("transfer")?;
+    let paid = org1.invoke(gw, "payment", "transfer", args(&["org1", "org2", "10"]), &[]).context("transfer")?;
     out.line(format!("org1 pays org2 10: committed in block {} (tx {})", paid.block, paid.tx_id.short()));
-    let (text, balances_json) = balances(&net, &org1)?;
+    let (text, balances_json) = balances(gw, &org1)?;
     out.line(format!("balances: {text}"));
 
     out.line("refused, each with its reason (nothing is written):");
@@ -78,7 +111,8 @@ fn payment(dir: &std::path::Path, out: &Output) -> Result<()> {
     ];
     let mut refusals = Vec::new();
     for (label, caller, a) in cases {
-        let reason = match client(caller)?.invoke(&net, "payment", "transfer", args(&a), &[]) {
+        let (conn, c) = client(caller)?;
+        let reason = match c.invoke(conn.gateway(), "payment", "transfer", args(&a), &[]) {
             Ok(_) => anyhow::bail!("demo case '{label}' was accepted but must be refused"),
             Err(e) => e.to_string(),
         };
@@ -87,37 +121,36 @@ fn payment(dir: &std::path::Path, out: &Output) -> Result<()> {
     }
 
     // A transaction replayed byte for byte, and one whose signature was tampered with.
-    let (tx, _) = org1.prepare(&net, "payment", "transfer", args(&["org1", "org2", "1"]), &[])?;
-    let first = net.submit(tx.clone())?;
-    let replay = net.submit(tx.clone())?;
-    let mut forged = org1.prepare(&net, "payment", "transfer", args(&["org1", "org2", "1"]), &[])?.0;
+    let (tx, _) = org1.prepare(gw, "payment", "transfer", args(&["org1", "org2", "1"]), &[])?;
+    let first = gw.submit(tx.clone())?;
+    let replay = gw.submit(tx.clone())?;
+    let mut forged = org1.prepare(gw, "payment", "transfer", args(&["org1", "org2", "1"]), &[])?.0;
     forged.signature.0[0] ^= 1;
-    let forged = net.submit(forged)?;
+    let forged = gw.submit(forged)?;
     out.line(format!("  {:<34} -> first {}, replay {}", "replayed transaction", first.code, replay.code));
     out.line(format!("  {:<34} -> {}", "tampered client signature", forged.code));
-    let (final_text, final_json) = balances(&net, &org1)?;
+    let (final_text, final_json) = balances(gw, &org1)?;
     out.line(format!("final balances (after the one extra payment of 1): {final_text}"));
-    for p in net.peers() {
-        let s = p.ledger().verify_chain()?;
-        out.line(format!("{}: {} blocks, tip {}", p.name(), s.height, s.last_hash.short()));
+    let statuses = network::wait_for_agreement(dir)?;
+    for (name, height, tip) in &statuses {
+        out.line(format!("{name}: {height} blocks, tip {}", tip.short()));
     }
     out.result(
         "",
-        json!({ "ok": true, "demo": "payment", "platform": "virtual", "insecure": true,
+        json!({ "ok": true, "demo": "payment", "platform": "virtual", "insecure": true, "processes": orgs.len(),
                 "balances_after_transfer": balances_json, "refusals": refusals,
                 "replay": { "first": first.code.name(), "second": replay.code.name() },
-                "forged_signature": forged.code.name(), "final_balances": final_json }),
+                "forged_signature": forged.code.name(), "final_balances": final_json,
+                "nodes": statuses.iter().map(|(n, h, t)| json!({"node": n, "height": h, "tip": t.to_hex()})).collect::<Vec<_>>() }),
     );
     Ok(())
 }
 
-fn balances(net: &LocalNetwork, c: &Client) -> Result<(String, Value)> {
+fn balances(gw: &dyn Gateway, c: &Client) -> Result<(String, Value)> {
     let mut text = Vec::new();
     let mut map = serde_json::Map::new();
     for org in ["org1", "org2", "org3"] {
-        let r = c
-            .query(net, "payment", "balance", vec![org.as_bytes().to_vec()])
-            .map_err(|e: ClientError| anyhow::anyhow!(e))?;
+        let r = c.query(gw, "payment", "balance", vec![org.as_bytes().to_vec()])?;
         let b = String::from_utf8_lossy(&r.payload).to_string();
         text.push(format!("{org}={b}"));
         map.insert(org.into(), json!(b.parse::<u64>().ok()));

@@ -1,12 +1,11 @@
 //! `teechain invoke` and `teechain query`.
 
+use crate::conn::Connection;
 use crate::output::Output;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
-use teechain_client::Client;
-use teechain_node::LocalNetwork;
 
 #[derive(Args)]
 pub(crate) struct InvokeArgs {
@@ -35,19 +34,13 @@ fn parse_transient(s: &str) -> Result<(String, Vec<u8>), String> {
     Ok((k.to_string(), v.as_bytes().to_vec()))
 }
 
-fn client(net: &LocalNetwork, a: &InvokeArgs) -> Result<Client> {
-    let signer = net.user(&a.org, &a.user).with_context(|| format!("identity {} of {}", a.user, a.org))?;
-    Ok(Client::new(signer, net.channel()))
-}
-
 fn args(a: &InvokeArgs) -> Vec<Vec<u8>> {
     a.args.iter().map(|s| s.as_bytes().to_vec()).collect()
 }
 
 pub(crate) fn invoke(a: InvokeArgs, out: &Output) -> Result<()> {
-    let net = LocalNetwork::open(&a.dir)?;
-    let c = client(&net, &a)?;
-    let committed = c.invoke(&net, &a.chaincode, &a.function, args(&a), &a.transient)?;
+    let (conn, c) = Connection::open(&a.dir, &a.org, &a.user).context("connecting")?;
+    let committed = c.invoke(conn.gateway(), &a.chaincode, &a.function, args(&a), &a.transient)?;
     let payload = String::from_utf8_lossy(&committed.response.payload).to_string();
     out.result(
         format!("committed in block {} as VALID (tx {})\n{payload}", committed.block, committed.tx_id),
@@ -59,9 +52,8 @@ pub(crate) fn invoke(a: InvokeArgs, out: &Output) -> Result<()> {
 }
 
 pub(crate) fn query(a: InvokeArgs, out: &Output) -> Result<()> {
-    let net = LocalNetwork::open(&a.dir)?;
-    let c = client(&net, &a)?;
-    let response = c.query(&net, &a.chaincode, &a.function, args(&a))?;
+    let (conn, c) = Connection::open(&a.dir, &a.org, &a.user).context("connecting")?;
+    let response = c.query(conn.gateway(), &a.chaincode, &a.function, args(&a))?;
     let payload = String::from_utf8_lossy(&response.payload).to_string();
     out.result(payload.clone(), json!({ "ok": true, "payload": payload }));
     Ok(())

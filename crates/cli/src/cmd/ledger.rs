@@ -1,11 +1,13 @@
 //! `teechain ledger ...`
 
 use crate::output::Output;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde_json::json;
-use std::path::PathBuf;
-use teechain_node::LocalNetwork;
+use std::path::{Path, PathBuf};
+use teechain_node::config::NetworkConfig;
+use teechain_node::rpc::{ClientTls, PeerClient};
+use teechain_types::{Block, Hash32};
 
 #[derive(Subcommand)]
 pub(crate) enum LedgerCommand {
@@ -17,35 +19,80 @@ pub(crate) enum LedgerCommand {
     },
 }
 
+/// Every node's blocks: read from the files when the network is down, fetched from the
+/// nodes' peer services when it is up.
+fn chains(dir: &Path, config: &NetworkConfig) -> Result<Vec<(String, Vec<Block>)>> {
+    if crate::cmd::network::is_up(dir) {
+        teechain_node::rpc::tls::install_crypto_provider();
+        // The peer service admits node certificates only: use this directory's first node.
+        let first = config.nodes.first().context("network has no nodes")?;
+        let tls = ClientTls::for_node(dir, config, first)?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        config
+            .nodes
+            .iter()
+            .map(|n| {
+                let blocks = rt.block_on(async {
+                    let c = PeerClient::new(&n.peer_address, &tls)?;
+                    let mut all: Vec<Block> = Vec::new();
+                    loop {
+                        let batch = c.blocks(all.len() as u64, 256).await?;
+                        if batch.is_empty() {
+                            break;
+                        }
+                        all.extend(batch);
+                    }
+                    Ok::<_, teechain_node::NodeError>(all)
+                });
+                Ok((n.name.clone(), blocks.with_context(|| format!("fetching blocks of {}", n.name))?))
+            })
+            .collect()
+    } else {
+        config
+            .nodes
+            .iter()
+            .map(|n| {
+                let ledger = teechain_ledger::Ledger::open(&dir.join(&n.data_dir).join("ledger.redb"))
+                    .with_context(|| format!("opening the ledger of {}", n.name))?;
+                let blocks = (0..ledger.height())
+                    .map(|i| ledger.block(i)?.context("block missing"))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((n.name.clone(), blocks))
+            })
+            .collect()
+    }
+}
+
 pub(crate) fn run(cmd: LedgerCommand, out: &Output) -> Result<()> {
     let LedgerCommand::Verify { dir } = cmd;
-    let net = LocalNetwork::open(&dir)?;
+    let config = NetworkConfig::load(&dir)?;
     let mut nodes = Vec::new();
-    let mut reference: Option<(String, Vec<teechain_types::Hash32>)> = None;
-    for peer in net.peers() {
-        let summary = peer.ledger().verify_chain()?;
-        let mut hashes = Vec::new();
-        for n in 0..summary.height {
-            if let Some(b) = peer.ledger().block(n)? {
-                hashes.push(b.hash());
-            }
-        }
+    let mut reference: Option<(String, Vec<Hash32>)> = None;
+    for (name, blocks) in chains(&dir, &config)? {
+        let hashes: Vec<Hash32> = blocks.iter().map(|b| b.hash()).collect();
+        let summary =
+            teechain_ledger::verify_blocks(blocks.into_iter().map(Ok)).with_context(|| format!("chain of {name}"))?;
         if let Some((ref_name, ref_hashes)) = &reference {
-            if let Some(n) = (0..ref_hashes.len().max(hashes.len())).find(|&i| ref_hashes.get(i) != hashes.get(i)) {
-                bail!("{} and {ref_name} differ first at block {n}", peer.name());
+            // A node that is merely behind agrees on every block it has.
+            let common = ref_hashes.len().min(hashes.len());
+            if let Some(n) = (0..common).find(|&i| ref_hashes[i] != hashes[i]) {
+                bail!(
+                    "{name} and {ref_name} differ first at block {n}: {} vs {}",
+                    hashes[n].short(),
+                    ref_hashes[n].short()
+                );
             }
         } else {
-            reference = Some((peer.name().to_string(), hashes));
+            reference = Some((name.clone(), hashes));
         }
         out.line(format!(
-            "{}: {} blocks, {} transactions ({} valid), tip {}",
-            peer.name(),
+            "{name}: {} blocks, {} transactions ({} valid), tip {}",
             summary.height,
             summary.transactions,
             summary.valid,
             summary.last_hash.short()
         ));
-        nodes.push(json!({ "node": peer.name(), "height": summary.height, "transactions": summary.transactions,
+        nodes.push(json!({ "node": name, "height": summary.height, "transactions": summary.transactions,
                            "valid": summary.valid, "tip": summary.last_hash.to_hex() }));
     }
     out.result("all nodes agree; hash chains intact", json!({ "ok": true, "nodes": nodes }));

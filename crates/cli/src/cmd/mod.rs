@@ -5,3 +5,4 @@ pub(crate) mod demo;
 pub(crate) mod invoke;
 pub(crate) mod ledger;
 pub(crate) mod network;
+pub(crate) mod node;

@@ -1,0 +1,480 @@
+//! A node as its own process: the peer (ledger, enclave, validator) ordered by Raft and
+//! served over gRPC with mutual TLS.
+//!
+//! [`LedgerApplier`] is the Raft state machine: it turns each committed log entry into
+//! the next block and commits it with the applied marker in one storage transaction.
+//! [`GrpcRaftTransport`] carries Raft's messages over the peer service. [`NodeService`]
+//! answers the gateway and peer services. [`run`] wires them for `teechain node start`.
+
+use crate::config::{self, NetworkConfig, NodeEntry, NodeFile};
+use crate::error::NodeError;
+use crate::gateway::SubmitOutcome;
+use crate::peer::Peer;
+use crate::rpc::{
+    self, ChaincodeEventRecord, ClientTls, EventStream, NodeApi, NodeStatus, PeerClient, ServerTls, Transient,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use teechain_consensus::{
+    AppliedMarker, ApplyError, BlockApplier, BlockProposal, ConsensusError, NodeId, Orderer, OrdererConfig,
+    RaftRpcKind, RaftTransport, TransportError,
+};
+use teechain_crypto::Msp;
+use teechain_ledger::LedgerError;
+use teechain_types::chaincode::ChaincodeResponse;
+use teechain_types::codec::{decode, encode, Limits};
+use teechain_types::policy::EndorsementPolicy;
+use teechain_types::tx::{ProposalResponse, SignedProposal, TxBody};
+use teechain_types::{Block, Transaction, TxId, ValidationCode};
+use tokio::sync::{broadcast, watch};
+
+/// The Raft state machine over a peer's ledger.
+pub struct LedgerApplier {
+    peer: Arc<Peer>,
+    height: watch::Sender<u64>,
+    events: broadcast::Sender<ChaincodeEventRecord>,
+}
+
+impl LedgerApplier {
+    fn publish(&self, block: &Block, codes: &[ValidationCode]) {
+        for (tx, code) in block.transactions.iter().zip(codes) {
+            if !code.is_valid() {
+                continue;
+            }
+            if let TxBody::Invoke(inv) = &tx.payload.body {
+                for e in &inv.response.events {
+                    // No receiver is fine: nobody listens.
+                    let _ = self.events.send(ChaincodeEventRecord {
+                        block: block.header.number,
+                        tx_id: tx.tx_id(),
+                        name: format!("{}/{}", inv.chaincode, e.name),
+                        payload: e.payload.clone(),
+                    });
+                }
+            }
+        }
+        self.height.send_replace(self.peer.ledger().height());
+    }
+}
+
+fn apply_err(e: NodeError) -> ApplyError {
+    match e {
+        NodeError::Ledger(l) => ApplyError::storage(l),
+        other => ApplyError::Inconsistent { reason: other.to_string() },
+    }
+}
+
+impl BlockApplier for LedgerApplier {
+    fn apply(&self, proposal: BlockProposal, applied: AppliedMarker) -> Result<Vec<ValidationCode>, ApplyError> {
+        let ledger = self.peer.ledger();
+        let block = Block::new(ledger.height(), ledger.last_hash(), proposal.timestamp_ms, proposal.transactions);
+        let outcome = self.peer.commit_block_with_marker(block.clone(), Some(&applied.0)).map_err(apply_err)?;
+        self.publish(&block, &outcome.codes);
+        Ok(outcome.codes)
+    }
+
+    fn apply_marker(&self, applied: AppliedMarker) -> Result<(), ApplyError> {
+        self.peer.ledger().set_marker(&applied.0).map_err(ApplyError::storage)
+    }
+
+    fn applied_state(&self) -> Result<Option<AppliedMarker>, ApplyError> {
+        Ok(self.peer.ledger().marker().map_err(ApplyError::storage)?.map(AppliedMarker))
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, ApplyError> {
+        let ledger = self.peer.ledger();
+        let blocks = (0..ledger.height())
+            .map(|n| {
+                ledger
+                    .block(n)
+                    .map_err(ApplyError::storage)?
+                    .ok_or_else(|| ApplyError::Inconsistent { reason: format!("block {n} missing from the ledger") })
+            })
+            .collect::<Result<Vec<Block>, _>>()?;
+        Ok(encode(&blocks))
+    }
+
+    fn install_snapshot(&self, data: &[u8], applied: AppliedMarker) -> Result<(), ApplyError> {
+        let blocks: Vec<Block> = decode(data, Limits { max_bytes: usize::MAX })
+            .map_err(|e| ApplyError::Inconsistent { reason: format!("snapshot does not decode: {e}") })?;
+        let ledger = self.peer.ledger();
+        for block in blocks {
+            let n = block.header.number;
+            if n < ledger.height() {
+                let mine = ledger.block(n).map_err(ApplyError::storage)?.map(|b| b.hash());
+                if mine != Some(block.hash()) {
+                    return Err(ApplyError::Inconsistent { reason: format!("snapshot block {n} differs from ours") });
+                }
+                continue;
+            }
+            // Replayed blocks are validated again; the codes must be the ones recorded.
+            let recorded = block.validation.clone();
+            let mut fresh = block.clone();
+            fresh.validation.clear();
+            let outcome = self.peer.commit_block(fresh).map_err(apply_err)?;
+            if outcome.codes != recorded {
+                return Err(ApplyError::Inconsistent {
+                    reason: format!("block {n}: validation codes differ from the snapshot's"),
+                });
+            }
+            self.publish(&block, &outcome.codes);
+        }
+        ledger.set_marker(&applied.0).map_err(ApplyError::storage)
+    }
+}
+
+/// Raft messages over the peer gRPC service, one reused connection per peer.
+pub struct GrpcRaftTransport {
+    tls: ClientTls,
+    clients: Mutex<HashMap<String, PeerClient>>,
+}
+
+impl GrpcRaftTransport {
+    fn client(&self, address: &str) -> Result<PeerClient, NodeError> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(address) {
+            return Ok(c.clone());
+        }
+        let c = PeerClient::new(address, &self.tls)?;
+        clients.insert(address.to_string(), c.clone());
+        Ok(c)
+    }
+}
+
+fn kind_number(kind: RaftRpcKind) -> u32 {
+    RaftRpcKind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u32
+}
+
+#[tonic::async_trait]
+impl RaftTransport for GrpcRaftTransport {
+    async fn call(
+        &self,
+        target: NodeId,
+        address: &str,
+        kind: RaftRpcKind,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, TransportError> {
+        let unreachable = |reason: String| TransportError::Unreachable { target, address: address.to_string(), reason };
+        let client = self.client(address).map_err(|e| unreachable(e.to_string()))?;
+        client.raft(kind_number(kind), body).await.map_err(|e| match e {
+            NodeError::Unavailable(r) | NodeError::Timeout(r) => unreachable(r),
+            other => TransportError::Failed { target, reason: other.to_string() },
+        })
+    }
+}
+
+/// The gateway and peer services of one node.
+pub struct NodeService {
+    config: NetworkConfig,
+    me: NodeEntry,
+    peer: Arc<Peer>,
+    orderer: OnceLock<Orderer>,
+    tls: ClientTls,
+    peers: Mutex<HashMap<String, PeerClient>>,
+    height: watch::Receiver<u64>,
+    events: broadcast::Sender<ChaincodeEventRecord>,
+}
+
+impl NodeService {
+    fn orderer(&self) -> Result<&Orderer, NodeError> {
+        self.orderer.get().ok_or_else(|| NodeError::Unavailable("the orderer is starting".into()))
+    }
+
+    fn peer_client(&self, address: &str) -> Result<PeerClient, NodeError> {
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = peers.get(address) {
+            return Ok(c.clone());
+        }
+        let c = PeerClient::new(address, &self.tls)?;
+        peers.insert(address.to_string(), c.clone());
+        Ok(c)
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(Arc<Peer>) -> Result<T, NodeError> + Send + 'static,
+    ) -> Result<T, NodeError> {
+        let peer = self.peer.clone();
+        tokio::task::spawn_blocking(move || f(peer))
+            .await
+            .map_err(|e| NodeError::Unavailable(format!("worker failed: {e}")))?
+    }
+
+    fn recorded(&self, tx_id: &TxId) -> Result<Option<SubmitOutcome>, NodeError> {
+        Ok(self.peer.ledger().tx_status(tx_id)?.map(|s| SubmitOutcome { tx_id: *tx_id, block: s.block, code: s.code }))
+    }
+
+    fn consensus_error(e: ConsensusError) -> NodeError {
+        match e {
+            ConsensusError::ForwardToLeader { leader_address, .. } => NodeError::NotLeader { leader: leader_address },
+            ConsensusError::LeadershipLost { .. } => NodeError::Unavailable(e.to_string()),
+            ConsensusError::Timeout { .. } => NodeError::Timeout(e.to_string()),
+            ConsensusError::Stopped { .. } => NodeError::Unavailable(e.to_string()),
+            other => NodeError::Rpc(other.to_string()),
+        }
+    }
+
+    /// The node's status now.
+    pub fn current_status(&self) -> NodeStatus {
+        let ledger = self.peer.ledger();
+        let (role, term, leader, healthy) = match self.orderer.get() {
+            Some(o) => {
+                let s = o.status();
+                let leader = s
+                    .leader_id
+                    .and_then(|id| self.config.nodes.iter().find(|n| n.node_id == id))
+                    .map(|n| n.name.clone());
+                (format!("{:?}", s.role).to_lowercase(), s.term, leader, s.fatal.is_none())
+            }
+            None => ("starting".into(), 0, None, false),
+        };
+        NodeStatus {
+            name: self.me.name.clone(),
+            org: self.me.org.clone(),
+            role,
+            term,
+            leader,
+            height: ledger.height(),
+            last_hash: ledger.last_hash(),
+            healthy,
+            platform: "virtual (INSECURE)".into(),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl NodeApi for NodeService {
+    async fn evaluate(&self, proposal: SignedProposal, transient: Transient) -> Result<ChaincodeResponse, NodeError> {
+        self.blocking(move |p| p.evaluate(&proposal, &transient)).await
+    }
+
+    async fn endorse_here(
+        &self,
+        proposal: SignedProposal,
+        transient: Transient,
+    ) -> Result<ProposalResponse, NodeError> {
+        self.blocking(move |p| p.endorse(&proposal, &transient)).await
+    }
+
+    async fn endorse(
+        &self,
+        proposal: SignedProposal,
+        transient: Transient,
+    ) -> Result<Vec<ProposalResponse>, NodeError> {
+        let name = proposal.proposal.chaincode.clone();
+        let def = self.peer.definition(&name)?.ok_or_else(|| NodeError::ChaincodeNotCommitted {
+            name: name.clone(),
+            channel: self.config.channel.channel.clone(),
+        })?;
+        let policy = EndorsementPolicy::parse(&def.endorsement_policy)
+            .map_err(|e| NodeError::Invalid(format!("endorsement policy of '{name}': {e}")))?;
+        let mut calls = Vec::new();
+        for org in policy.orgs() {
+            let (proposal, transient) = (proposal.clone(), transient.clone());
+            if org == self.me.org {
+                calls.push(tokio::spawn({
+                    let peer = self.peer.clone();
+                    async move {
+                        tokio::task::spawn_blocking(move || peer.endorse(&proposal, &transient))
+                            .await
+                            .map_err(|e| NodeError::Unavailable(format!("worker failed: {e}")))?
+                    }
+                }));
+            } else {
+                let node =
+                    self.config.nodes.iter().find(|n| n.org == org).ok_or_else(|| NodeError::NoPeerOf(org.clone()))?;
+                let client = self.peer_client(&node.peer_address)?;
+                calls.push(tokio::spawn(async move { client.endorse_here(&proposal, &transient).await }));
+            }
+        }
+        let mut out = Vec::with_capacity(calls.len());
+        for c in calls {
+            out.push(c.await.map_err(|e| NodeError::Unavailable(format!("endorsement task failed: {e}")))??);
+        }
+        Ok(out)
+    }
+
+    async fn submit(&self, tx: Transaction) -> Result<SubmitOutcome, NodeError> {
+        let tx_id = tx.tx_id();
+        // A replay is reported as DUPLICATE_TXID; a client that retried its own submission
+        // asks for the commit status of the id to learn the first outcome.
+        match self.orderer()?.submit(tx.clone()).await {
+            Ok(c) => Ok(SubmitOutcome { tx_id, block: c.block, code: c.code }),
+            Err(ConsensusError::ForwardToLeader { leader_address: Some(addr), .. }) if addr != self.me.peer_address => {
+                self.peer_client(&addr)?.forward(&tx).await
+            }
+            Err(e) => {
+                // It may have committed before leadership moved.
+                if let Some(done) = self.recorded(&tx_id)? {
+                    return Ok(done);
+                }
+                Err(Self::consensus_error(e))
+            }
+        }
+    }
+
+    async fn commit_status(&self, tx_id: TxId, timeout: Duration) -> Result<Option<SubmitOutcome>, NodeError> {
+        let deadline = tokio::time::Instant::now() + timeout.min(rpc::MAX_COMMIT_WAIT);
+        let mut height = self.height.clone();
+        loop {
+            if let Some(done) = self.recorded(&tx_id)? {
+                return Ok(Some(done));
+            }
+            if tokio::time::timeout_at(deadline, height.changed()).await.is_err() {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn raft(&self, kind: u32, body: Vec<u8>) -> Result<Vec<u8>, NodeError> {
+        let kind = RaftRpcKind::ALL
+            .get(kind as usize)
+            .copied()
+            .ok_or_else(|| NodeError::Invalid(format!("unknown Raft message kind {kind}")))?;
+        self.orderer()?.handle_rpc(kind, &body).await.map_err(Self::consensus_error)
+    }
+
+    async fn blocks(&self, from: u64, max: u32) -> Result<Vec<Block>, NodeError> {
+        let ledger = self.peer.ledger();
+        let end = ledger.height().min(from.saturating_add(u64::from(max.min(rpc::MAX_BLOCKS_PER_CALL))));
+        (from..end)
+            .map(|n| {
+                ledger.block(n)?.ok_or_else(|| LedgerError::BrokenChain { number: n, reason: "missing".into() }.into())
+            })
+            .collect()
+    }
+
+    async fn status(&self) -> Result<NodeStatus, NodeError> {
+        Ok(self.current_status())
+    }
+
+    fn events(&self, chaincode: String, start_block: u64) -> EventStream {
+        use tokio_stream::StreamExt;
+        let live = tokio_stream::wrappers::BroadcastStream::new(self.events.subscribe());
+        let prefix = format!("{chaincode}/");
+        let mut past = Vec::new();
+        let ledger = self.peer.ledger();
+        for n in start_block..ledger.height() {
+            if let Ok(Some(b)) = ledger.block(n) {
+                for (tx, code) in b.transactions.iter().zip(&b.validation) {
+                    if let (true, TxBody::Invoke(inv)) = (code.is_valid(), &tx.payload.body) {
+                        for e in &inv.response.events {
+                            past.push(ChaincodeEventRecord {
+                                block: n,
+                                tx_id: tx.tx_id(),
+                                name: format!("{}/{}", inv.chaincode, e.name),
+                                payload: e.payload.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let first_live = ledger.height();
+        let p2 = prefix.clone();
+        let past = tokio_stream::iter(past.into_iter().filter(move |e| e.name.starts_with(&prefix)).map(Ok));
+        let live = live.filter_map(move |r| match r {
+            Ok(e) if e.block >= first_live && e.name.starts_with(&p2) => Some(Ok(e)),
+            Ok(_) => None,
+            Err(e) => Some(Err(NodeError::Unavailable(format!("event stream lagged: {e}")))),
+        });
+        Box::pin(past.chain(live))
+    }
+}
+
+/// Everything `teechain node start` needs, from a node file.
+pub struct NodeSetup {
+    /// The network directory.
+    pub dir: PathBuf,
+    /// The network config.
+    pub config: NetworkConfig,
+    /// This node.
+    pub me: NodeEntry,
+}
+
+impl NodeSetup {
+    /// Reads `node.json` and the network config it points to.
+    pub fn load(node_file: &Path) -> Result<NodeSetup, NodeError> {
+        let text = std::fs::read_to_string(node_file).map_err(NodeError::io(node_file))?;
+        let nf: NodeFile = serde_json::from_str(&text)
+            .map_err(|e| NodeError::Config { path: node_file.to_path_buf(), message: e.to_string() })?;
+        let base = node_file.parent().unwrap_or(Path::new("."));
+        let dir = base.join(&nf.network_dir);
+        let config = NetworkConfig::load(&dir)?;
+        let me = config.node(&nf.name).cloned().ok_or_else(|| NodeError::Config {
+            path: node_file.to_path_buf(),
+            message: format!("node '{}' is not in the network config", nf.name),
+        })?;
+        Ok(NodeSetup { dir, config, me })
+    }
+}
+
+/// Runs one node until `shutdown` resolves: opens its ledger and enclave, starts Raft,
+/// serves gRPC, and on a brand-new network lets node 1 form the cluster from every node
+/// of the config.
+pub async fn run(
+    setup: NodeSetup,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    rpc::tls::install_crypto_provider();
+    let NodeSetup { dir, config, me } = setup;
+    let orgs = config.msp_orgs()?;
+    let msp = Arc::new(Msp::new(&orgs)?);
+    let signer = config::load_identity(&config::peer_identity_dir(&dir, &me.org, &me.identity), &me.org)?;
+    let data_dir = dir.join(&me.data_dir);
+    let peer = Arc::new(Peer::open(&me.name, &data_dir, &config.channel.channel, &orgs, signer, msp)?);
+    let (height_tx, height_rx) = watch::channel(peer.ledger().height());
+    let (events, _) = broadcast::channel(4096);
+    let applier = Arc::new(LedgerApplier { peer: peer.clone(), height: height_tx, events: events.clone() });
+    let tls = ClientTls::for_node(&dir, &config, &me)?;
+    let transport = Arc::new(GrpcRaftTransport { tls: tls.clone(), clients: Mutex::new(HashMap::new()) });
+    let service = Arc::new(NodeService {
+        config: config.clone(),
+        me: me.clone(),
+        peer,
+        orderer: OnceLock::new(),
+        tls,
+        peers: Mutex::new(HashMap::new()),
+        height: height_rx,
+        events,
+    });
+    let server_tls = ServerTls::for_node(&dir, &config, &me)?;
+    let gateway_addr = resolve(&me.gateway_address)?;
+    let peer_addr = resolve(&me.peer_address)?;
+    let server = rpc::spawn(service.clone(), gateway_addr, peer_addr, server_tls).await?;
+    tracing::info!(node = %me.name, gateway = %server.gateway_addr(), peer = %server.peer_addr(), "listening; enclave platform virtual (INSECURE)");
+
+    let raft_dir = data_dir.join("raft");
+    std::fs::create_dir_all(&raft_dir).map_err(NodeError::io(&raft_dir))?;
+    let orderer = Orderer::start(OrdererConfig::new(me.node_id, me.peer_address.clone(), raft_dir), applier, transport)
+        .await
+        .map_err(|e| NodeError::Rpc(format!("starting Raft: {e}")))?;
+    let _ = service.orderer.set(orderer.clone());
+    if me.node_id == 1 {
+        let voters: BTreeMap<NodeId, String> =
+            config.nodes.iter().map(|n| (n.node_id, n.peer_address.clone())).collect();
+        match orderer.initialize(voters).await {
+            Ok(()) => tracing::info!("formed a new Raft cluster of {} nodes", config.nodes.len()),
+            Err(ConsensusError::AlreadyInitialized { .. }) => {}
+            Err(e) => return Err(NodeError::Rpc(format!("forming the Raft cluster: {e}"))),
+        }
+    }
+    shutdown.await;
+    tracing::info!(node = %me.name, "shutting down");
+    let started = Instant::now();
+    let _ = orderer.shutdown().await;
+    server.shutdown().await?;
+    tracing::info!(node = %me.name, took_ms = started.elapsed().as_millis() as u64, "stopped");
+    Ok(())
+}
+
+fn resolve(address: &str) -> Result<std::net::SocketAddr, NodeError> {
+    use std::net::ToSocketAddrs;
+    address
+        .to_socket_addrs()
+        .map_err(|e| NodeError::Invalid(format!("address {address}: {e}")))?
+        .next()
+        .ok_or_else(|| NodeError::Invalid(format!("address {address} resolves to nothing")))
+}
