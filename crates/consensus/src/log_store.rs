@@ -7,6 +7,10 @@
 //! written without its own fsync (the state machine is durable on its own). Writes run
 //! one at a time, on a blocking thread, in the order openraft issues them.
 
+// openraft's storage traits return its `StorageError` (over 200 bytes); the helpers here
+// return it too rather than box it only to unbox it at the trait boundary.
+#![allow(clippy::result_large_err)]
+
 use crate::boundary::NodeId;
 use crate::error::ConsensusError;
 use crate::raft_types::{decode, encode, Entry, TypeConfig, ENTRY_LIMIT};

@@ -383,9 +383,10 @@ impl Orderer {
         network::serve(&self.inner.raft, kind, body, self.inner.limits).await
     }
 
-    /// Leader only: adds node `id` at `address` as a learner and waits until it has
-    /// caught up with the log (by log replication, or a snapshot if it is far behind).
-    /// Start the node's orderer first, with an empty raft directory.
+    /// Leader only: adds node `id` at `address` as a learner and waits until its log has
+    /// caught up (by log replication, or a snapshot if it is far behind); it applies the
+    /// entries as soon as it learns they are committed, with the next heartbeat. Start
+    /// the node's orderer first, with an empty raft directory.
     pub async fn add_learner(&self, id: NodeId, address: String) -> Result<()> {
         self.inner.raft.add_learner(id, BasicNode::new(address), true).await.map(|_| ()).map_err(write_error)
     }

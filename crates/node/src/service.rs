@@ -27,7 +27,7 @@ use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::policy::EndorsementPolicy;
 use teechain_types::tx::{ProposalResponse, SignedProposal, TxBody};
-use teechain_types::{Block, Transaction, TxId, ValidationCode};
+use teechain_types::{Block, Role, Transaction, TxId, ValidationCode};
 use tokio::sync::{broadcast, watch};
 
 /// The Raft state machine over a peer's ledger.
@@ -289,11 +289,24 @@ impl NodeApi for NodeService {
                 calls.push(tokio::spawn(async move { client.endorse_here(&proposal, &transient).await }));
             }
         }
+        // Enough endorsements to satisfy the policy suffice: an OR policy survives a node
+        // that is down. Otherwise report the first failure.
         let mut out = Vec::with_capacity(calls.len());
+        let mut first_error = None;
         for c in calls {
-            out.push(c.await.map_err(|e| NodeError::Unavailable(format!("endorsement task failed: {e}")))??);
+            match c.await.map_err(|e| NodeError::Unavailable(format!("endorsement task failed: {e}"))).and_then(|r| r) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(out)
+        let signers: Vec<(String, Role)> =
+            out.iter().map(|r| (r.endorsement.endorser.org.clone(), Role::Peer)).collect();
+        match first_error {
+            Some(e) if !policy.evaluate(&signers) => Err(e),
+            _ => Ok(out),
+        }
     }
 
     async fn submit(&self, tx: Transaction) -> Result<SubmitOutcome, NodeError> {

@@ -1,18 +1,7 @@
-//! The `teechain` binary as a user runs it.
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn teechain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_teechain")).args(args).output().expect("run teechain")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
+use crate::{json, teechain};
 
 fn keys_under(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read dir") {
@@ -62,6 +51,11 @@ fn demo_payment_shows_the_balances_and_every_refusal() {
     assert!(reasons.len() >= 5, "distinct reasons: {reasons:?}");
     assert_eq!(v["replay"]["second"], "DUPLICATE_TXID");
     assert_eq!(v["forged_signature"], "BAD_CREATOR_SIGNATURE");
+    // It ran on three node processes that ended with identical ledgers.
+    assert_eq!(v["processes"], 3);
+    let nodes = v["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 3);
+    assert!(nodes.windows(2).all(|w| w[0]["tip"] == w[1]["tip"] && w[0]["height"] == w[1]["height"]));
 }
 
 #[test]
