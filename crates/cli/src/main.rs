@@ -37,6 +37,8 @@ enum Command {
     /// Inspect and check ledgers.
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCommand),
+    /// Load a fresh network with payments and report throughput and latency.
+    Bench(cmd::bench::BenchArgs),
     /// Run a demo on a fresh local network.
     Demo {
         /// Which demo.
@@ -57,6 +59,7 @@ fn main() {
     let result = match cli.command {
         Command::Network(c) => cmd::network::run(c, &out),
         Command::Node(c) => cmd::node::run_command(c, &out),
+        Command::Bench(a) => cmd::bench::run(a, &out),
         Command::Chaincode(c) => cmd::chaincode::run(c, &out),
         Command::Invoke(a) => cmd::invoke::invoke(a, &out),
         Command::Query(a) => cmd::invoke::query(a, &out),

@@ -13,6 +13,11 @@ impl Output {
         Output { json, quiet: false }
     }
 
+    /// True when printing JSON.
+    pub(crate) fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// An output that prints nothing (for clean-up work after the result).
     pub(crate) fn quiet(self) -> Output {
         Output { quiet: true, ..self }

@@ -87,5 +87,5 @@ pub(crate) fn stop(files: &NodeFiles, grace: Duration) -> Result<bool> {
 
 /// Every node of the network with its files.
 pub(crate) fn all(dir: &Path, config: &NetworkConfig) -> Vec<(NodeEntry, NodeFiles)> {
-    config.nodes.iter().map(|n| (n.clone(), files(dir, n))).collect()
+    config.active_nodes().map(|n| (n.clone(), files(dir, n))).collect()
 }

@@ -260,3 +260,36 @@ fn killing_the_leader_under_load_loses_no_acknowledged_transaction() {
     let tips: Vec<_> = verify["nodes"].as_array().expect("nodes").iter().map(|n| n["tip"].clone()).collect();
     assert!(tips.windows(2).all(|w| w[0] == w[1]), "{tips:?}");
 }
+
+/// Steps: three nodes commit some payments; a fourth node of org1 is added and joins;
+/// it catches up (learner, then voter) to the same chain and takes part: a later payment
+/// commits on all four. Then it is removed, and the remaining three go on.
+#[test]
+fn a_fourth_node_joins_catches_up_takes_part_and_can_be_removed() {
+    let net = Net::up("org1,org2,org3");
+    let d = net.d();
+    net.ok(&["chaincode", "deploy", "--dir", d, "--name", "payment", "--wasm", "payment"]);
+    net.ok(&["invoke", "--dir", d, "--org", "org1", "payment", "init", "org1", "org2", "org3"]);
+    net.ok(&["invoke", "--dir", d, "--org", "org1", "payment", "transfer", "org1", "org2", "10"]);
+    let added = net.ok(&["node", "add", "--dir", d, "--org", "org1"]);
+    assert_eq!(added["node"], "peer1.org1");
+    assert_eq!(added["node_id"], 4);
+    let joined = net.ok(&["node", "join", "--dir", d, "--name", "peer1.org1"]);
+    assert_eq!(joined["nodes"], 4);
+    net.ok(&["invoke", "--dir", d, "--org", "org2", "payment", "transfer", "org2", "org3", "5"]);
+    let height = net.agreed_height();
+    let status = net.ok(&["network", "status", "--dir", d]);
+    let nodes = status["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 4);
+    assert!(nodes.iter().all(|n| n["height"] == height && n["healthy"] == true), "{nodes:?}");
+    let verify = net.ok(&["ledger", "verify", "--dir", d]);
+    assert_eq!(verify["nodes"].as_array().expect("nodes").len(), 4);
+
+    net.ok(&["node", "remove", "--dir", d, "--name", "peer1.org1"]);
+    net.ok(&["invoke", "--dir", d, "--org", "org1", "payment", "transfer", "org1", "org3", "1"]);
+    net.agreed_height();
+    let status = net.ok(&["network", "status", "--dir", d]);
+    assert_eq!(status["nodes"].as_array().expect("nodes").len(), 3);
+    let q = net.ok(&["query", "--dir", d, "--org", "org3", "payment", "balance", "org3"]);
+    assert_eq!(q["payload"], "106");
+}

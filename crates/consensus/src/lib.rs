@@ -22,7 +22,7 @@
 //! pointers live in `raft.redb` in the raft directory (tables in `tables`); snapshots are
 //! the applier's ledger bytes.
 //!
-//! Feature `test-utils`: in-memory fakes of both traits ([`testing`]) for tests of this
+//! Feature `test-utils`: in-memory fakes of both traits (module `testing`) for tests of this
 //! crate and of the crates built on it.
 
 mod boundary;

@@ -6,6 +6,10 @@
 //! returns and reported flushed only after the commit. The committed log id is a hint
 //! written without its own fsync (the state machine is durable on its own). Writes run
 //! one at a time, on a blocking thread, in the order openraft issues them.
+//!
+//! The newest entries (up to [`CACHE_BYTES`] of them, encoded) are also kept in memory,
+//! decoded: the leader reads each entry once per follower to replicate it and once more
+//! to apply it, and decoding a block costs more than reading it.
 
 // openraft's storage traits return its `StorageError` (over 200 bytes); the helpers here
 // return it too rather than box it only to unbox it at the trait boundary.
@@ -20,19 +24,91 @@ use openraft::{AnyError, ErrorSubject, ErrorVerb, LogId, RaftLogReader, StorageE
 use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::ops::RangeBounds;
+use std::ops::{Bound, RangeBounds};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use teechain_types::codec::Limits;
 
 type StoreResult<T> = Result<T, StorageError<NodeId>>;
 
-/// The redb-backed log store. Clones share the database: openraft uses clones as log
-/// readers for replication.
+/// Encoded bytes of the entries kept decoded in memory.
+const CACHE_BYTES: usize = 64 << 20;
+
+/// The newest log entries, decoded: always a contiguous suffix of the log (possibly
+/// empty), so a read that starts inside it is served from it entirely.
+#[derive(Default)]
+struct Cache {
+    /// Index → entry and its encoded size.
+    entries: BTreeMap<u64, (Entry, usize)>,
+    bytes: usize,
+}
+
+impl Cache {
+    fn recount(&mut self) {
+        self.bytes = self.entries.values().map(|(_, n)| n).sum();
+    }
+
+    /// Entries appended (and committed to disk), in index order.
+    fn append(&mut self, new: Vec<(Entry, usize)>) {
+        let Some(first) = new.first().map(|(e, _)| e.log_id.index) else { return };
+        match self.entries.keys().next_back() {
+            // Not adjacent to what we hold: start over from these.
+            Some(&last) if first > last + 1 => self.entries.clear(),
+            _ => {
+                self.entries.split_off(&first);
+            }
+        }
+        for (e, n) in new {
+            self.entries.insert(e.log_id.index, (e, n));
+        }
+        self.recount();
+        while self.bytes > CACHE_BYTES && self.entries.len() > 1 {
+            if let Some((_, (_, n))) = self.entries.pop_first() {
+                self.bytes -= n;
+            }
+        }
+    }
+
+    /// Entries from `index` on were deleted.
+    fn truncate(&mut self, index: u64) {
+        self.entries.split_off(&index);
+        self.recount();
+    }
+
+    /// Entries up to `index` were purged.
+    fn purge(&mut self, index: u64) {
+        self.entries = self.entries.split_off(&index.saturating_add(1));
+        self.recount();
+    }
+
+    /// The entries of `range` if the cache covers its start.
+    fn get(&self, range: &impl RangeBounds<u64>) -> Option<Vec<Entry>> {
+        let first = *self.entries.keys().next()?;
+        let start = match range.start_bound() {
+            Bound::Included(&s) => s,
+            Bound::Excluded(&s) => s.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        if start < first {
+            return None;
+        }
+        let end = match range.end_bound() {
+            Bound::Included(&e) => Bound::Included(e),
+            Bound::Excluded(&e) => Bound::Excluded(e),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        Some(self.entries.range((Bound::Included(start), end)).map(|(_, (e, _))| e.clone()).collect())
+    }
+}
+
+/// The redb-backed log store. Clones share the database and the cache: openraft uses
+/// clones as log readers for replication.
 #[derive(Clone)]
 pub(crate) struct LogStore {
     db: Arc<Database>,
+    cache: Arc<Mutex<Cache>>,
 }
 
 fn io_error(
@@ -60,7 +136,7 @@ impl LogStore {
             txn.open_table(META).map_err(|e| storage(e.into()))?;
         }
         txn.commit().map_err(|e| storage(e.into()))?;
-        Ok(LogStore { db: Arc::new(db) })
+        Ok(LogStore { db: Arc::new(db), cache: Arc::default() })
     }
 
     /// Runs a write on a blocking thread and waits for it.
@@ -96,7 +172,14 @@ impl LogStore {
         Ok(self.read_meta::<Option<LogId<NodeId>>>(meta::LAST_PURGED, ErrorSubject::Logs)?.flatten())
     }
 
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn read_entries<RB: RangeBounds<u64>>(&self, range: RB) -> StoreResult<Vec<Entry>> {
+        if let Some(hit) = self.cache().get(&range) {
+            return Ok(hit);
+        }
         let read = || -> Result<Vec<(u64, Vec<u8>)>, redb::Error> {
             let r = self.db.begin_read()?;
             let t = r.open_table(LOG)?;
@@ -194,7 +277,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let encoded: Vec<(u64, Vec<u8>)> = entries.into_iter().map(|e| (e.log_id.index, encode(&e))).collect();
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let encoded: Vec<(u64, Vec<u8>)> = entries.iter().map(|e| (e.log_id.index, encode(e))).collect();
+        let sizes: Vec<usize> = encoded.iter().map(|(_, b)| b.len()).collect();
         let res = self
             .write(ErrorSubject::Logs, move |db| {
                 let txn = db.begin_write()?;
@@ -209,7 +294,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             })
             .await;
         match &res {
-            Ok(()) => callback.log_io_completed(Ok(())),
+            Ok(()) => {
+                self.cache().append(entries.into_iter().zip(sizes).collect());
+                callback.log_io_completed(Ok(()))
+            }
             Err(e) => callback.log_io_completed(Err(std::io::Error::other(e.to_string()))),
         }
         res
@@ -222,7 +310,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             txn.commit()?;
             Ok(())
         })
-        .await
+        .await?;
+        self.cache().truncate(log_id.index);
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StoreResult<()> {
@@ -234,7 +324,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             txn.commit()?;
             Ok(())
         })
-        .await
+        .await?;
+        self.cache().purge(log_id.index);
+        Ok(())
     }
 }
 

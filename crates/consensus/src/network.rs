@@ -9,7 +9,9 @@
 use crate::boundary::{NodeId, RaftRpcKind, RaftTransport, TransportError};
 use crate::error::ConsensusError;
 use crate::raft_types::{decode, encode, TypeConfig};
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
@@ -18,6 +20,12 @@ use openraft::raft::{
 use openraft::{BasicNode, Raft};
 use std::sync::Arc;
 use teechain_types::codec::Limits;
+
+/// AppendEntries bodies above this size are split: openraft is asked to send fewer
+/// entries per message ([`PayloadTooLarge`]). openraft allows one AppendEntries round
+/// trip a heartbeat interval; a message of many large blocks would time out again and
+/// again and stall the follower. A single entry is sent whatever its size.
+const APPEND_ENTRIES_TARGET_BYTES: usize = 2 << 20;
 
 /// Creates one [`PeerClient`] per peer for openraft.
 pub(crate) struct Network {
@@ -50,13 +58,12 @@ fn rpc_error<E: std::error::Error>(e: TransportError) -> RPCError<NodeId, BasicN
 }
 
 impl PeerClient {
-    async fn call<Req, Resp, E>(&self, kind: RaftRpcKind, req: &Req) -> Result<Resp, RPCError<NodeId, BasicNode, E>>
+    async fn call<Resp, E>(&self, kind: RaftRpcKind, body: Vec<u8>) -> Result<Resp, RPCError<NodeId, BasicNode, E>>
     where
-        Req: serde::Serialize,
-        Resp: serde::Serialize + serde::de::DeserializeOwned,
+        Resp: serde::de::DeserializeOwned,
         E: std::error::Error,
     {
-        let answer = self.transport.call(self.target, &self.address, kind, encode(req)).await.map_err(rpc_error)?;
+        let answer = self.transport.call(self.target, &self.address, kind, body).await.map_err(rpc_error)?;
         decode(&answer, self.limits).map_err(|e| {
             rpc_error(TransportError::Failed { target: self.target, reason: format!("malformed {kind} answer: {e}") })
         })
@@ -69,7 +76,13 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(RaftRpcKind::AppendEntries, &rpc).await
+        let body = encode(&rpc);
+        let entries = rpc.entries.len();
+        if body.len() > APPEND_ENTRIES_TARGET_BYTES && entries > 1 {
+            let fit = (entries * APPEND_ENTRIES_TARGET_BYTES / body.len()).max(1);
+            return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fit as u64)));
+        }
+        self.call(RaftRpcKind::AppendEntries, body).await
     }
 
     async fn install_snapshot(
@@ -79,7 +92,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>>
     {
         let answer: Result<InstallSnapshotResponse<NodeId>, InstallSnapshotError> =
-            self.call(RaftRpcKind::InstallSnapshot, &rpc).await?;
+            self.call(RaftRpcKind::InstallSnapshot, encode(&rpc)).await?;
         answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, RaftError::APIError(e))))
     }
 
@@ -88,7 +101,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: VoteRequest<NodeId>,
         _option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(RaftRpcKind::Vote, &rpc).await
+        self.call(RaftRpcKind::Vote, encode(&rpc)).await
     }
 }
 

@@ -441,6 +441,9 @@ impl Orderer {
         let _ = inner.stop.send(true);
         let tasks = std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(|p| p.into_inner()));
         for t in tasks {
+            // The cutter may be waiting for room in a Raft that no longer commits (no
+            // quorum): abort rather than wait. Its submitters are failed below.
+            t.abort();
             let _ = t.await;
         }
         let res = inner.raft.shutdown().await;

@@ -71,7 +71,7 @@ impl AppliedState {
 
     /// Reads a marker back.
     pub(crate) fn decode(marker: &AppliedMarker) -> Result<AppliedState, DecodeError> {
-        codec::decode(&marker.0, Limits::RECORD)
+        decode(&marker.0, Limits::RECORD)
     }
 }
 
@@ -100,6 +100,42 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 }
 
 /// Decodes bytes from a peer or from disk, bounded and without panicking.
-pub(crate) fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8], limits: Limits) -> Result<T, DecodeError> {
-    codec::decode(bytes, limits)
+///
+/// Unlike [`codec::decode`] this does not re-encode to reject non-canonical input: Raft
+/// messages and stored log entries are never hashed or signed as bytes (a transaction's
+/// id and signature are checked over its re-encoded value), and the re-encoding would
+/// double the cost of every replicated block.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], limits: Limits) -> Result<T, DecodeError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(DecodeError::TooLarge { len: bytes.len(), max: limits.max_bytes });
+    }
+    let (&version, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
+    if version != codec::ENCODING_VERSION {
+        return Err(DecodeError::Version(version));
+    }
+    let (value, rest): (T, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::Trailing(rest.len()));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_is_bounded_and_total() {
+        let bytes = encode(&(7u64, vec![1u8, 2, 3]));
+        assert_eq!(decode::<(u64, Vec<u8>)>(&bytes, Limits::RECORD), Ok((7, vec![1, 2, 3])));
+        assert!(matches!(decode::<(u64, Vec<u8>)>(&bytes, Limits { max_bytes: 3 }), Err(DecodeError::TooLarge { .. })));
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert_eq!(decode::<(u64, Vec<u8>)>(&trailing, Limits::RECORD), Err(DecodeError::Trailing(1)));
+        assert_eq!(decode::<u8>(&[], Limits::RECORD), Err(DecodeError::Empty));
+        assert_eq!(decode::<u8>(&[9, 1], Limits::RECORD), Err(DecodeError::Version(9)));
+        // A length prefix claiming far more elements than the input holds fails cleanly.
+        assert!(decode::<Vec<Vec<u8>>>(&[1, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2], Limits::RECORD).is_err());
+    }
 }

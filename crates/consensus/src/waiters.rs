@@ -123,3 +123,47 @@ impl Waiters {
         self.count.fetch_sub(failed, Ordering::AcqRel);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teechain_types::Hash32;
+
+    fn id(n: u8) -> TxId {
+        Hash32([n; 32])
+    }
+
+    #[test]
+    fn resolves_first_occurrence_and_counts() {
+        let w = Waiters::default();
+        let mut a = w.register(id(1), 3);
+        let mut b = w.register(id(1), 3);
+        let mut c = w.register(id(2), 3);
+        assert!(!w.is_empty());
+        w.resolve(
+            7,
+            &[id(9), id(1), id(1)],
+            &[ValidationCode::Valid, ValidationCode::Valid, ValidationCode::DuplicateTxId],
+        );
+        for t in [&mut a, &mut b] {
+            let got = t.rx.try_recv().expect("resolved").expect("committed");
+            assert_eq!((got.block, got.index, got.code), (7, 1, ValidationCode::Valid));
+        }
+        assert!(c.rx.try_recv().is_err(), "still waiting");
+        assert!(w.remove(&id(2), c.id));
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn lost_term_fails_only_its_waiters() {
+        let w = Waiters::default();
+        let mut old = w.register(id(1), 4);
+        let mut new = w.register(id(2), 5);
+        w.fail_terms_up_to(4, || ConsensusError::LeadershipLost { leader_id: Some(2), leader_address: None });
+        assert!(matches!(old.rx.try_recv(), Ok(Err(ConsensusError::LeadershipLost { leader_id: Some(2), .. }))));
+        assert!(new.rx.try_recv().is_err(), "a later term's waiter keeps waiting");
+        w.fail_all(ConsensusError::stopped);
+        assert!(matches!(new.rx.try_recv(), Ok(Err(ConsensusError::Stopped { .. }))));
+        assert!(w.is_empty());
+    }
+}

@@ -308,3 +308,34 @@ async fn throughput() {
     cluster.wait_identical(&[1, 2, 3], height).await;
     println!("all three ledgers identical after {:?}", started.elapsed());
 }
+
+/// Steps: start three nodes; cut the leader off (it still believes it leads) and submit
+/// to it; wait until the others elect a new leader; reconnect the old one. When it steps
+/// down, the pending submit fails with `LeadershipLost` naming the new leader, and its
+/// proposal never commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_off_leader_fails_its_waiters() {
+    let cluster = Cluster::start(3, small_blocks(), 10).await;
+    let old = cluster.leader().await;
+    cluster.submit_all(txs(0..10)).await;
+    cluster.net.set_down(old, true);
+    let stale = cluster.nodes[&old].orderer.clone();
+    let pending = tokio::spawn(async move { stale.submit(dummy_transaction(500)).await });
+
+    let live = cluster.live.clone();
+    let new = wait_for("a new leader", || {
+        let live = live.lock().unwrap();
+        live.values().map(|o| o.status()).find(|s| s.role == Role::Leader && s.id != old).map(|s| s.id)
+    })
+    .await;
+    cluster.net.set_down(old, false);
+    match pending.await.expect("submit task") {
+        Err(ConsensusError::LeadershipLost { leader_id, .. }) => assert!(leader_id.is_none() || leader_id == Some(new)),
+        other => panic!("expected LeadershipLost, got {other:?}"),
+    }
+    cluster.submit_all(txs(10..20)).await;
+    let height = cluster.nodes[&cluster.leader().await].applier.height();
+    cluster.wait_identical(&[1, 2, 3], height).await;
+    let lost = dummy_transaction(500).tx_id();
+    assert!(!cluster.nodes[&1].applier.valid_tx_ids().contains(&lost), "the cut-off leader's block was discarded");
+}

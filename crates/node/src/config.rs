@@ -58,6 +58,9 @@ pub struct NodeEntry {
     pub gateway_address: String,
     /// `host:port` of its node-to-node service (Raft, endorsement, catch-up).
     pub peer_address: String,
+    /// Set once the node has been removed from the network; its id is never reused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }
 
 /// What `teechain node start --config FILE` reads: where the network config is and which
@@ -125,6 +128,18 @@ impl NetworkConfig {
             .collect()
     }
 
+    /// Writes `DIR/network.json`.
+    pub fn save(&self, dir: &Path) -> Result<(), NodeError> {
+        let path = dir.join(NETWORK_FILE);
+        let text = serde_json::to_string_pretty(self).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        std::fs::write(&path, text).map_err(NodeError::io(&path))
+    }
+
+    /// The nodes that have not been removed.
+    pub fn active_nodes(&self) -> impl Iterator<Item = &NodeEntry> {
+        self.nodes.iter().filter(|n| !n.removed)
+    }
+
     /// The node called `name`.
     pub fn node(&self, name: &str) -> Option<&NodeEntry> {
         self.nodes.iter().find(|n| n.name == name)
@@ -161,6 +176,57 @@ pub fn check_org_name(name: &str) -> Result<(), String> {
     } else {
         Err(format!("organisation name '{name}' must be 1-32 characters of a-z, 0-9 and '-'"))
     }
+}
+
+/// Adds a node of `org` to an existing network directory: a new node identity issued by
+/// the organisation's CA, the next unused node id (ids are never reused), the next free
+/// ports after the highest in use, and its data directory. The running network learns
+/// of it when it joins (`teechain node join`).
+pub fn add_node(dir: &Path, org: &str) -> Result<NodeEntry, NodeError> {
+    let mut config = NetworkConfig::load(dir)?;
+    if !config.channel.orgs.iter().any(|o| o.name == org) {
+        return Err(NodeError::Invalid(format!("organisation '{org}' is not in the channel")));
+    }
+    let ca_dir = dir.join("orgs").join(org).join("ca");
+    let read = |f: &str| std::fs::read_to_string(ca_dir.join(f)).map_err(NodeError::io(ca_dir.join(f)));
+    let ca = OrgCa::load(&read("cert.pem")?, &read("key.pem")?, org)?;
+    let index = (0..).find(|i| !peer_identity_dir(dir, org, &format!("peer{i}")).exists()).unwrap_or(0);
+    let identity = format!("peer{index}");
+    let name = format!("{identity}.{org}");
+    let node_id = config.nodes.iter().map(|n| n.node_id).max().unwrap_or(0) + 1;
+    let last = config
+        .nodes
+        .iter()
+        .filter_map(|n| n.peer_address.rsplit_once(':'))
+        .max_by_key(|(_, p)| p.parse::<u32>().unwrap_or(0));
+    let (host, port) = match last {
+        Some((h, p)) => (h.to_string(), p.parse::<u16>().map_err(|e| NodeError::Invalid(format!("peer port: {e}")))?),
+        None => ("127.0.0.1".to_string(), 7050),
+    };
+    // The next pair after the highest peer port, in the `base + 10 i + {1,2}` pattern.
+    let gateway_port = port.checked_add(9).ok_or_else(|| NodeError::Invalid("no ports left".into()))?;
+    let hosts = if host == "127.0.0.1" || host == "localhost" { Vec::new() } else { vec![host.clone()] };
+    let id = ca.issue(&name, Role::Peer, &hosts)?;
+    write_pair(&peer_identity_dir(dir, org, &identity), &id.cert_pem, &id.key_pem)?;
+    let data_dir = format!("nodes/{name}");
+    std::fs::create_dir_all(dir.join(&data_dir)).map_err(NodeError::io(dir.join(&data_dir)))?;
+    let node_file = NodeFile { network_dir: "../..".into(), name: name.clone() };
+    let node_file_path = dir.join(&data_dir).join(NODE_FILE);
+    let text = serde_json::to_string_pretty(&node_file).map_err(|e| NodeError::Invalid(e.to_string()))?;
+    std::fs::write(&node_file_path, text).map_err(NodeError::io(&node_file_path))?;
+    let entry = NodeEntry {
+        name,
+        org: org.to_string(),
+        identity,
+        data_dir,
+        node_id,
+        gateway_address: format!("{host}:{gateway_port}"),
+        peer_address: format!("{host}:{}", gateway_port + 1),
+        removed: false,
+    };
+    config.nodes.push(entry.clone());
+    config.save(dir)?;
+    Ok(entry)
 }
 
 /// Creates a network directory: per organisation a CA, an admin, a client and one node
@@ -231,6 +297,7 @@ pub fn init_network_with(dir: &Path, orgs: &[String], options: &InitOptions) -> 
             node_id: u64::from(i) + 1,
             gateway_address: format!("{}:{}", options.host, port(1)?),
             peer_address: format!("{}:{}", options.host, port(2)?),
+            removed: false,
         });
     }
     let path = dir.join(NETWORK_FILE);

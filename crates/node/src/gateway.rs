@@ -17,7 +17,7 @@ pub struct SubmitOutcome {
 }
 
 /// A network as a client sees it.
-pub trait Gateway {
+pub trait Gateway: Send + Sync {
     /// Executes a proposal as a query on one node and returns the chaincode's response.
     fn evaluate(
         &self,

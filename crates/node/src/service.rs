@@ -342,6 +342,11 @@ impl NodeApi for NodeService {
     }
 
     async fn raft(&self, kind: u32, body: Vec<u8>) -> Result<Vec<u8>, NodeError> {
+        match kind {
+            MEMBERSHIP_JOIN => return self.join(&body).await,
+            MEMBERSHIP_LEAVE => return self.leave(&body).await,
+            _ => {}
+        }
         let kind = RaftRpcKind::ALL
             .get(kind as usize)
             .copied()
@@ -394,6 +399,46 @@ impl NodeApi for NodeService {
             Err(e) => Some(Err(NodeError::Unavailable(format!("event stream lagged: {e}")))),
         });
         Box::pin(past.chain(live))
+    }
+}
+
+/// Raft-channel message kind: add a node (body: encoded `(node id, peer address)`).
+pub const MEMBERSHIP_JOIN: u32 = 100;
+/// Raft-channel message kind: remove a node (body: encoded node id).
+pub const MEMBERSHIP_LEAVE: u32 = 101;
+
+impl NodeService {
+    /// Adds a node as a learner, waits until it has caught up, then makes it a voter.
+    /// Only the leader does this; others answer `NotLeader`.
+    async fn join(&self, body: &[u8]) -> Result<Vec<u8>, NodeError> {
+        let (id, address): (NodeId, String) =
+            decode(body, Limits::RECORD).map_err(|e| NodeError::Invalid(format!("join request: {e}")))?;
+        let orderer = self.orderer()?;
+        if orderer.status().voters.contains(&id) {
+            return Ok(Vec::new());
+        }
+        orderer.add_learner(id, address.clone()).await.map_err(Self::consensus_error)?;
+        let mut voters = orderer.status().voters;
+        voters.insert(id);
+        orderer.change_membership(voters).await.map_err(Self::consensus_error)?;
+        tracing::info!(node_id = id, %address, "node joined as a voter");
+        Ok(Vec::new())
+    }
+
+    /// Removes a node from the voters.
+    async fn leave(&self, body: &[u8]) -> Result<Vec<u8>, NodeError> {
+        let id: NodeId = decode(body, Limits::RECORD).map_err(|e| NodeError::Invalid(format!("leave request: {e}")))?;
+        let orderer = self.orderer()?;
+        let mut voters = orderer.status().voters;
+        if !voters.remove(&id) {
+            return Ok(Vec::new());
+        }
+        if voters.is_empty() {
+            return Err(NodeError::Invalid("refusing to remove the last voter".into()));
+        }
+        orderer.change_membership(voters).await.map_err(Self::consensus_error)?;
+        tracing::info!(node_id = id, "node removed from the voters");
+        Ok(Vec::new())
     }
 }
 

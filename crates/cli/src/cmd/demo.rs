@@ -18,7 +18,7 @@ pub(crate) enum Demo {
 }
 
 /// Stops the demo's nodes however the demo ends.
-struct Running<'a>(&'a Path);
+pub(crate) struct Running<'a>(pub(crate) &'a Path);
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {

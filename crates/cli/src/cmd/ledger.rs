@@ -29,8 +29,7 @@ fn chains(dir: &Path, config: &NetworkConfig) -> Result<Vec<(String, Vec<Block>)
         let tls = ClientTls::for_node(dir, config, first)?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         config
-            .nodes
-            .iter()
+            .active_nodes()
             .map(|n| {
                 let blocks = rt.block_on(async {
                     let c = PeerClient::new(&n.peer_address, &tls)?;
@@ -49,8 +48,7 @@ fn chains(dir: &Path, config: &NetworkConfig) -> Result<Vec<(String, Vec<Block>)
             .collect()
     } else {
         config
-            .nodes
-            .iter()
+            .active_nodes()
             .map(|n| {
                 let ledger = teechain_ledger::Ledger::open(&dir.join(&n.data_dir).join("ledger.redb"))
                     .with_context(|| format!("opening the ledger of {}", n.name))?;

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub(crate) mod bench;
 pub(crate) mod chaincode;
 pub(crate) mod demo;
 pub(crate) mod invoke;

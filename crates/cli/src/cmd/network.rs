@@ -157,7 +157,7 @@ pub(crate) fn statuses(dir: &Path, config: &NetworkConfig) -> Result<Statuses> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     Ok(rt.block_on(async {
         let mut out = Vec::new();
-        for node in &config.nodes {
+        for node in config.active_nodes() {
             let st = async {
                 let c = GatewayClient::new(&node.gateway_address, &tls)?;
                 tokio::time::timeout(Duration::from_secs(2), c.status())

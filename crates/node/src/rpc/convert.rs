@@ -250,14 +250,19 @@ fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return Some(tls.to_string());
         }
-        // tokio-rustls reports rustls errors as io::Errors wrapping them, and io::Error's
-        // `source` skips the wrapped error itself.
-        if let Some(tls) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|i| i.downcast_ref::<rustls::Error>())
-        {
-            return Some(tls.to_string());
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            // tokio-rustls reports rustls errors as io::Errors wrapping them (and
+            // io::Error's `source` skips the wrapped error itself).
+            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return Some(tls.to_string());
+            }
+            // With TLS 1.3 a server's refusal of our certificate arrives after our side of
+            // the handshake completed, as an alert read with the first response; the I/O
+            // error then carries only rustls' message.
+            let text = io.to_string();
+            if io.kind() == std::io::ErrorKind::InvalidData && text.starts_with("received fatal alert") {
+                return Some(text);
+            }
         }
         next = e.source();
     }

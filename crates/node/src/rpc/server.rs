@@ -196,7 +196,7 @@ fn organisation_of(cert_der: &[u8]) -> Option<String> {
 
 /// Serves `api` until `shutdown` completes: the gateway service on `gateway_addr` and the
 /// peer service on `peer_addr`, both over mutual TLS with `tls`. Returns when both
-/// listeners have closed (open calls get [`SHUTDOWN_GRACE`] to finish), or at once with
+/// listeners have closed (open calls get 5 seconds to finish), or at once with
 /// the error if either fails.
 pub async fn serve(
     api: Arc<dyn NodeApi>,
