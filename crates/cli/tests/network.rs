@@ -152,11 +152,13 @@ fn a_client_certificate_from_a_foreign_ca_is_refused_at_the_tls_layer() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let addr = config.nodes[0].gateway_address.clone();
     // TLS 1.3: the server checks the client certificate after the client has sent its
-    // Finished, so the client learns of the refusal as a handshake error or a connection
-    // closed before any HTTP/2 response; never as an answer of the application.
+    // Finished, so depending on timing the client learns of the refusal as the server's
+    // alert, or as a transport failure (closed connection, broken pipe) before any HTTP/2
+    // response; never as an answer of the application. (The RPC unit tests also check
+    // that the node is never called.)
     let at_tls = |r: &Result<teechain_node::rpc::NodeStatus, NodeError>| match r {
         Err(NodeError::Tls { .. }) => true,
-        Err(NodeError::Unavailable(m)) => m.contains("connection closed") || m.contains("handshake"),
+        Err(NodeError::Unavailable(m)) => m.contains("transport error"),
         _ => false,
     };
     let refused = rt.block_on(async { GatewayClient::new(&addr, &tls)?.status().await });

@@ -40,6 +40,11 @@ impl BlockCutter {
     /// transaction larger than `max_bytes` alone forms its own batch.
     pub fn push(&mut self, tx: Transaction) -> Vec<Vec<Transaction>> {
         let size = encode(&tx).len();
+        self.push_sized(tx, size)
+    }
+
+    /// [`BlockCutter::push`] for a transaction whose encoded size is already known.
+    pub fn push_sized(&mut self, tx: Transaction, size: usize) -> Vec<Vec<Transaction>> {
         let mut cut = Vec::new();
         if !self.pending.is_empty() && self.pending_bytes + size > self.limits.max_bytes {
             cut.push(self.take());

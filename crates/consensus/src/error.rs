@@ -40,6 +40,14 @@ pub enum ConsensusError {
         /// The time allowed.
         after: Duration,
     },
+    /// The transaction is larger than any node accepts in a block.
+    #[error("transaction of {bytes} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// Its encoded size.
+        bytes: usize,
+        /// The limit ([`teechain_types::Limits::TRANSACTION`]).
+        max: usize,
+    },
     /// The orderer has been shut down, or its Raft node stopped.
     #[error("the orderer is stopped{}", .reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     Stopped {

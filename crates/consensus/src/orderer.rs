@@ -27,6 +27,9 @@ pub const LOG_FILE: &str = "raft.redb";
 /// How long [`Orderer::submit`] waits for the block holding a transaction.
 pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Largest `batch.max_bytes` allowed: a stored log entry is decoded with
+/// [`Limits::BLOCK`].
+const MAX_BLOCK_BYTES: usize = Limits::BLOCK.max_bytes / 2;
 /// Most log entries (blocks) in one AppendEntries message.
 const MAX_PAYLOAD_ENTRIES: u64 = 16;
 /// Size of one InstallSnapshot chunk.
@@ -48,7 +51,8 @@ pub struct OrdererConfig {
     pub address: String,
     /// Directory of the Raft log (`raft.redb`) and the current snapshot (`snapshot.bin`).
     pub raft_dir: PathBuf,
-    /// When the leader cuts a block.
+    /// When the leader cuts a block. Use the same limits on every node: each accepts
+    /// messages sized for its own limits ([`Orderer::max_message_bytes`]).
     pub batch: BatchLimits,
     /// Election timeout range in ms (min, max); a follower that hears no leader for a
     /// random time in the range starts an election.
@@ -83,6 +87,9 @@ impl OrdererConfig {
         }
         if self.batch.max_transactions == 0 || self.batch.max_bytes == 0 {
             return Err(invalid("batch limits must be positive".into()));
+        }
+        if self.batch.max_bytes > MAX_BLOCK_BYTES {
+            return Err(invalid(format!("batch.max_bytes may be at most {MAX_BLOCK_BYTES}")));
         }
         openraft::Config {
             cluster_name: "teechain".into(),
@@ -184,6 +191,8 @@ pub struct RaftStatus {
 
 struct Submitted {
     tx: Transaction,
+    /// Encoded size.
+    size: usize,
     term: u64,
 }
 
@@ -336,6 +345,12 @@ impl Orderer {
             return Err(ConsensusError::stopped());
         }
         let term = self.leader_term()?;
+        // Bounded here so that no block exceeds what the followers decode: one oversized
+        // entry would stall replication for good.
+        let size = teechain_types::encode(&tx).len();
+        if size > Limits::TRANSACTION.max_bytes {
+            return Err(ConsensusError::TooLarge { bytes: size, max: Limits::TRANSACTION.max_bytes });
+        }
         let ticket = inner.waiters.register(tx.tx_id(), term);
         // The leadership watcher fails waiters of a lost term; a waiter registered just
         // after it ran would wait in vain, so look again now that it is registered.
@@ -343,7 +358,7 @@ impl Orderer {
             inner.waiters.remove(&ticket.tx_id, ticket.id);
             return Err(e);
         }
-        if inner.submit_tx.send(Submitted { tx, term }).await.is_err() {
+        if inner.submit_tx.send(Submitted { tx, size, term }).await.is_err() {
             inner.waiters.remove(&ticket.tx_id, ticket.id);
             return Err(ConsensusError::stopped());
         }
@@ -489,7 +504,7 @@ impl CutLoop {
                             self.refuse(&stale, None);
                             term = s.term;
                         }
-                        for batch in cutter.push(s.tx) {
+                        for batch in cutter.push_sized(s.tx, s.size) {
                             self.propose(batch, term).await;
                         }
                         next = rx.try_recv().ok();

@@ -288,10 +288,12 @@ async fn throughput() {
     let cluster = Cluster::start(3, batch, 5000).await;
     let leader = cluster.leader().await;
     let n = 20_000;
+    // `CERT_BYTES=32` measures tiny transactions instead.
+    let cert: usize = std::env::var("CERT_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let all: Vec<Transaction> = (0..n)
         .map(|i| {
             let mut tx = dummy_transaction(i);
-            tx.payload.header.creator.cert_der = vec![7; 2000];
+            tx.payload.header.creator.cert_der = vec![7; cert];
             tx
         })
         .collect();

@@ -254,7 +254,11 @@ impl NodeApi for NodeService {
         &self,
         proposal: SignedProposal,
         transient: Transient,
+        min_height: u64,
     ) -> Result<ProposalResponse, NodeError> {
+        // Read-your-writes through the asking gateway: wait briefly for the blocks it has.
+        let mut height = self.height.clone();
+        let _ = tokio::time::timeout(MIN_HEIGHT_WAIT, height.wait_for(|h| *h >= min_height)).await;
         self.blocking(move |p| p.endorse(&proposal, &transient)).await
     }
 
@@ -286,7 +290,8 @@ impl NodeApi for NodeService {
                 let node =
                     self.config.nodes.iter().find(|n| n.org == org).ok_or_else(|| NodeError::NoPeerOf(org.clone()))?;
                 let client = self.peer_client(&node.peer_address)?;
-                calls.push(tokio::spawn(async move { client.endorse_here(&proposal, &transient).await }));
+                let min_height = self.peer.ledger().height();
+                calls.push(tokio::spawn(async move { client.endorse_here(&proposal, &transient, min_height).await }));
             }
         }
         // Enough endorsements to satisfy the policy suffice: an OR policy survives a node
@@ -313,7 +318,8 @@ impl NodeApi for NodeService {
         let tx_id = tx.tx_id();
         // A replay is reported as DUPLICATE_TXID; a client that retried its own submission
         // asks for the commit status of the id to learn the first outcome.
-        match self.orderer()?.submit(tx.clone()).await {
+        let submitted = self.orderer()?.submit(tx.clone()).await;
+        match submitted {
             Ok(c) => Ok(SubmitOutcome { tx_id, block: c.block, code: c.code }),
             Err(ConsensusError::ForwardToLeader { leader_address: Some(addr), .. }) if addr != self.me.peer_address => {
                 self.peer_client(&addr)?.forward(&tx).await
@@ -323,7 +329,18 @@ impl NodeApi for NodeService {
                 if let Some(done) = self.recorded(&tx_id)? {
                     return Ok(done);
                 }
-                Err(Self::consensus_error(e))
+                Err(match Self::consensus_error(e) {
+                    // Clients know gateway addresses; Raft knows peer addresses.
+                    NodeError::NotLeader { leader: Some(peer) } => NodeError::NotLeader {
+                        leader: self
+                            .config
+                            .nodes
+                            .iter()
+                            .find(|n| n.peer_address == peer)
+                            .map(|n| n.gateway_address.clone()),
+                    },
+                    other => other,
+                })
             }
         }
     }
@@ -401,6 +418,10 @@ impl NodeApi for NodeService {
         Box::pin(past.chain(live))
     }
 }
+
+/// Longest an endorser waits to reach the asking gateway's height before it endorses
+/// anyway (a lagging endorser then produces a result the client sees disagree).
+pub const MIN_HEIGHT_WAIT: Duration = Duration::from_secs(2);
 
 /// Raft-channel message kind: add a node (body: encoded `(node id, peer address)`).
 pub const MEMBERSHIP_JOIN: u32 = 100;

@@ -78,7 +78,7 @@ fn request<T>(message: T, deadline: Duration) -> Request<T> {
 }
 
 fn proposal_request(proposal: &SignedProposal, transient: &[(String, Vec<u8>)]) -> pb::ProposalRequest {
-    pb::ProposalRequest { signed_proposal: encode(proposal), transient: transient_to_pb(transient) }
+    pb::ProposalRequest { signed_proposal: encode(proposal), transient: transient_to_pb(transient), min_height: 0 }
 }
 
 /// A node's peer service, as other nodes call it.
@@ -117,16 +117,18 @@ impl PeerClient {
         &self.addr
     }
 
-    /// Endorsement of a proposal by that node's enclave.
+    /// Endorsement of a proposal by that node's enclave, once it has applied at least
+    /// `min_height` blocks (or after a short wait).
     pub async fn endorse_here(
         &self,
         proposal: &SignedProposal,
         transient: &[(String, Vec<u8>)],
+        min_height: u64,
     ) -> Result<ProposalResponse, NodeError> {
         let t = self.timeouts.call;
         let mut rpc = self.rpc.clone();
-        let reply =
-            call(&self.addr, "endorse", t, rpc.endorse(request(proposal_request(proposal, transient), t))).await?;
+        let req = pb::ProposalRequest { min_height, ..proposal_request(proposal, transient) };
+        let reply = call(&self.addr, "endorse", t, rpc.endorse(request(req, t))).await?;
         decode_reply(&reply.response, Limits::RECORD, "proposal response", &self.addr)
     }
 

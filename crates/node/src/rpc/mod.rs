@@ -107,8 +107,12 @@ pub trait NodeApi: Send + Sync + 'static {
     async fn evaluate(&self, proposal: SignedProposal, transient: Transient) -> Result<ChaincodeResponse, NodeError>;
 
     /// Endorses a proposal with this node's enclave only (the peer service).
-    async fn endorse_here(&self, proposal: SignedProposal, transient: Transient)
-        -> Result<ProposalResponse, NodeError>;
+    async fn endorse_here(
+        &self,
+        proposal: SignedProposal,
+        transient: Transient,
+        min_height: u64,
+    ) -> Result<ProposalResponse, NodeError>;
 
     /// Collects endorsements from nodes of the organisations the chaincode's endorsement
     /// policy names (the gateway service).

@@ -101,8 +101,10 @@ impl GatewayRpc for GatewayService {
 #[tonic::async_trait]
 impl PeerRpc for PeerService {
     async fn endorse(&self, req: Request<pb::ProposalRequest>) -> Result<Response<pb::EndorseHereResponse>, Status> {
-        let (proposal, transient) = proposal_of(req.into_inner())?;
-        let response = self.api.endorse_here(proposal, transient).await.map_err(to_status)?;
+        let req = req.into_inner();
+        let min_height = req.min_height;
+        let (proposal, transient) = proposal_of(req)?;
+        let response = self.api.endorse_here(proposal, transient, min_height).await.map_err(to_status)?;
         Ok(Response::new(pb::EndorseHereResponse { response: encode(&response) }))
     }
 

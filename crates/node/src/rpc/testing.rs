@@ -153,6 +153,7 @@ impl NodeApi for FakeNode {
         &self,
         proposal: SignedProposal,
         _transient: Transient,
+        _min_height: u64,
     ) -> Result<ProposalResponse, NodeError> {
         self.enter("endorse_here")?;
         Ok(self.endorsement(&proposal))
