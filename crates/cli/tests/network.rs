@@ -122,6 +122,15 @@ fn three_processes_commit_the_payment_scenario_with_identical_ledgers() {
         let q = net.ok(&["query", "--dir", d, "--org", org, "payment", "balance", account]);
         assert_eq!(q["payload"], expected, "{org} reads {account}");
     }
+    // The transfer's event streams from a real node, replayed from block 0, named
+    // chaincode/event, with the payload the chaincode emitted.
+    let (gw, _) = net.client("org3");
+    let mut events = gw.events("payment", 0).expect("events");
+    let event = events.next_within(Duration::from_secs(10)).expect("stream").expect("an event");
+    assert_eq!(event.name, "payment/transfer");
+    assert_eq!(event.tx_id.to_hex(), pay["tx_id"].as_str().expect("tx id"));
+    let payload = String::from_utf8(event.payload).expect("utf8");
+    assert!(payload.contains("\"amount\":10"), "{payload}");
     let height = net.agreed_height();
     let status = net.ok(&["network", "status", "--dir", d]);
     let leaders = status["nodes"].as_array().expect("nodes").iter().filter(|n| n["role"] == "leader").count();
