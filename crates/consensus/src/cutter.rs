@@ -84,28 +84,9 @@ impl BlockCutter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use teechain_types::hash::Signature;
-    use teechain_types::tx::{LifecycleOp, TxBody, TxHeader, TxPayload};
-    use teechain_types::{chaincode::ChaincodeDefinition, Hash32, Identity};
 
     fn tx(n: u8) -> Transaction {
-        let header = TxHeader {
-            channel: "c".into(),
-            creator: Identity { org: "org1".into(), cert_der: vec![n; 10] },
-            nonce: vec![n],
-            timestamp_ms: 0,
-        };
-        let def = ChaincodeDefinition {
-            name: "x".into(),
-            version: "1".into(),
-            sequence: 1,
-            code_hash: Hash32::ZERO,
-            endorsement_policy: String::new(),
-        };
-        Transaction {
-            payload: TxPayload { header, body: TxBody::Lifecycle(LifecycleOp::Approve(def)) },
-            signature: Signature([0; 64]),
-        }
+        crate::testing::dummy_transaction(u64::from(n))
     }
 
     #[test]
