@@ -151,6 +151,7 @@ impl<'a> TxSimulator<'a> {
             reads: self.reads.into_values().map(|(read, _)| read).collect(),
             range_reads: self.range_reads,
             writes: self.writes.into_iter().map(|(key, value)| KvWrite { key, value }).collect(),
+            private: Vec::new(),
         }
     }
 }

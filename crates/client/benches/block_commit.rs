@@ -46,6 +46,7 @@ fn fixture() -> Fixture {
             sequence: 1,
             code_hash: sha256(wasm),
             endorsement_policy: "AND('org1.member','org2.member')".into(),
+            collections: Vec::new(),
         };
         for org in &orgs {
             let admin = Client::new(net.user(org, "admin").expect("admin"), net.channel());

@@ -40,6 +40,7 @@ pub(crate) fn definition(name: &str, wasm: &[u8], sequence: u64, policy: &str) -
         sequence,
         code_hash: sha256(wasm),
         endorsement_policy: policy.into(),
+        collections: Vec::new(),
     }
 }
 

@@ -32,6 +32,7 @@ pub fn dummy_transaction(n: u64) -> Transaction {
         sequence: 1,
         code_hash: Hash32::ZERO,
         endorsement_policy: String::new(),
+        collections: Vec::new(),
     };
     Transaction {
         payload: TxPayload { header, body: TxBody::Lifecycle(LifecycleOp::Approve(def)) },

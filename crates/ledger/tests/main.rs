@@ -26,6 +26,7 @@ pub(crate) fn dummy_tx(n: u64) -> Transaction {
         sequence: 1,
         code_hash: Hash32::ZERO,
         endorsement_policy: "OR('org1.member')".into(),
+        collections: Vec::new(),
     };
     Transaction {
         payload: TxPayload { header, body: TxBody::Lifecycle(LifecycleOp::Approve(def)) },

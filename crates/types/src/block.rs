@@ -61,11 +61,14 @@ pub enum ValidationCode {
     /// The endorsed response was not a success, or the invocation writes into a system
     /// namespace.
     InvalidInvocation,
+    /// The private part of the read-write set names a collection the chaincode does not
+    /// have, or is not in canonical order.
+    InvalidCollection,
 }
 
 impl ValidationCode {
     /// Every code, in the order of their one-byte numbers.
-    pub const ALL: [ValidationCode; 14] = [
+    pub const ALL: [ValidationCode; 15] = [
         ValidationCode::Valid,
         ValidationCode::BadCreatorSignature,
         ValidationCode::UnknownCreator,
@@ -80,6 +83,7 @@ impl ValidationCode {
         ValidationCode::LifecycleUnauthorized,
         ValidationCode::LifecycleInvalid,
         ValidationCode::InvalidInvocation,
+        ValidationCode::InvalidCollection,
     ];
 
     /// The code's one-byte number (its index in [`ValidationCode::ALL`]).
@@ -126,6 +130,7 @@ impl ValidationCode {
             ValidationCode::LifecycleUnauthorized => "LIFECYCLE_UNAUTHORIZED",
             ValidationCode::LifecycleInvalid => "LIFECYCLE_INVALID",
             ValidationCode::InvalidInvocation => "INVALID_INVOCATION",
+            ValidationCode::InvalidCollection => "INVALID_COLLECTION",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Messages between the chaincode runtime and chaincode (across the wasm boundary), and
 //! chaincode definitions agreed through the lifecycle.
 
+use crate::collection::{implicit_collection_org, CollectionConfig};
 use crate::hash::{Hash32, TxId};
 use crate::identity::Role;
 use serde::{Deserialize, Serialize};
@@ -112,6 +113,20 @@ pub struct ChaincodeDefinition {
     pub code_hash: Hash32,
     /// Endorsement policy in Fabric syntax, e.g. `AND('org1.member','org2.member')`.
     pub endorsement_policy: String,
+    /// Declared private data collections (implicit per-organisation collections exist
+    /// without being declared).
+    pub collections: Vec<CollectionConfig>,
+}
+
+impl ChaincodeDefinition {
+    /// The collection called `name`: a declared one, or the implicit collection of an
+    /// organisation (whether that organisation is in the channel is the caller's check).
+    pub fn collection(&self, name: &str) -> Option<CollectionConfig> {
+        if let Some(org) = implicit_collection_org(name) {
+            return Some(CollectionConfig::implicit(org));
+        }
+        self.collections.iter().find(|c| c.name == name).cloned()
+    }
 }
 
 /// Chaincode names reserved for the system.

@@ -13,6 +13,7 @@
 pub mod block;
 pub mod chaincode;
 pub mod codec;
+pub mod collection;
 pub mod hash;
 pub mod identity;
 pub mod policy;
@@ -24,5 +25,7 @@ pub use block::{Block, BlockHeader, ValidationCode};
 pub use codec::{decode, encode, DecodeError, Limits};
 pub use hash::{sha256, Hash32, TxId};
 pub use identity::{Identity, Role};
-pub use rwset::{KvRead, KvWrite, RangeRead, ReadWriteSet, Version, VersionedValue};
+pub use rwset::{
+    CollectionHashedRwSet, HashedRead, HashedWrite, KvRead, KvWrite, RangeRead, ReadWriteSet, Version, VersionedValue,
+};
 pub use tx::{Transaction, TxBody, TxHeader};

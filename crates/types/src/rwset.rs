@@ -66,6 +66,41 @@ pub struct ReadWriteSet {
     pub range_reads: Vec<RangeRead>,
     /// Writes, sorted by key.
     pub writes: Vec<KvWrite>,
+    /// Hashed reads and writes of private data, one entry per collection touched,
+    /// sorted by collection name. The values travel only between member nodes.
+    pub private: Vec<CollectionHashedRwSet>,
+}
+
+/// One private key read, as the shared ledger records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HashedRead {
+    /// [`crate::collection::private_key_hash`] of the key.
+    pub key_hash: Hash32,
+    /// The version read, or `None` if absent.
+    pub version: Option<Version>,
+}
+
+/// One private key written, as the shared ledger records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HashedWrite {
+    /// [`crate::collection::private_key_hash`] of the key.
+    pub key_hash: Hash32,
+    /// [`crate::collection::private_value_hash`] of the value, or `None` for a delete.
+    pub value_hash: Option<Hash32>,
+    /// True for an explicit purge (a delete that also removes the key's history from
+    /// member nodes).
+    pub purge: bool,
+}
+
+/// The hashed reads and writes of one invocation on one collection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionHashedRwSet {
+    /// Collection name.
+    pub collection: String,
+    /// Reads, sorted by key hash.
+    pub reads: Vec<HashedRead>,
+    /// Writes, sorted by key hash.
+    pub writes: Vec<HashedWrite>,
 }
 
 /// Digest of range-query results: each key and its version, in key order.

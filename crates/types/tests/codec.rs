@@ -5,12 +5,16 @@
 use proptest::prelude::*;
 use teechain_types::chaincode::{ChaincodeDefinition, ChaincodeEvent, Invocation};
 use teechain_types::codec::{decode, encode, Limits};
+use teechain_types::collection::CollectionConfig;
 use teechain_types::hash::Signature;
 use teechain_types::tx::{
     ChaincodeRef, EndorsedInvocation, Endorsement, LifecycleOp, ProposalResponsePayload, SignedProposal, TxBody,
     TxHeader, TxPayload,
 };
-use teechain_types::{Block, Hash32, Identity, KvRead, KvWrite, RangeRead, ReadWriteSet, Transaction, Version};
+use teechain_types::{
+    Block, CollectionHashedRwSet, Hash32, HashedRead, HashedWrite, Identity, KvRead, KvWrite, RangeRead, ReadWriteSet,
+    Transaction, Version,
+};
 
 fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(any::<u8>(), 0..max)
@@ -57,8 +61,35 @@ fn rwset() -> impl Strategy<Value = ReadWriteSet> {
             (bytes(16), prop::option::of(bytes(32))).prop_map(|(key, value)| KvWrite { key, value }),
             0..4,
         ),
+        prop::collection::vec(
+            (
+                "[a-z_]{1,8}",
+                prop::collection::vec(
+                    (hash(), prop::option::of(version()))
+                        .prop_map(|(key_hash, version)| HashedRead { key_hash, version }),
+                    0..3,
+                ),
+                prop::collection::vec(
+                    (hash(), prop::option::of(hash()), any::<bool>())
+                        .prop_map(|(key_hash, value_hash, purge)| HashedWrite { key_hash, value_hash, purge }),
+                    0..3,
+                ),
+            )
+                .prop_map(|(collection, reads, writes)| CollectionHashedRwSet {
+                    collection,
+                    reads,
+                    writes,
+                }),
+            0..2,
+        ),
     )
-        .prop_map(|(namespace, reads, range_reads, writes)| ReadWriteSet { namespace, reads, range_reads, writes })
+        .prop_map(|(namespace, reads, range_reads, writes, private)| ReadWriteSet {
+            namespace,
+            reads,
+            range_reads,
+            writes,
+            private,
+        })
 }
 
 fn header() -> impl Strategy<Value = TxHeader> {
@@ -75,15 +106,37 @@ fn invocation() -> impl Strategy<Value = Invocation> {
 }
 
 fn body() -> impl Strategy<Value = TxBody> {
-    let def = ("[a-z]{1,8}", "[0-9.]{0,4}", any::<u64>(), hash(), ".{0,30}").prop_map(
-        |(name, version, sequence, code_hash, endorsement_policy)| ChaincodeDefinition {
+    let collection = ("[a-z]{1,8}", ".{0,20}", any::<u32>(), any::<u32>(), any::<u64>(), any::<(bool, bool)>())
+        .prop_map(
+            |(
+                name,
+                member_policy,
+                required_peer_count,
+                max_peer_count,
+                block_to_live,
+                (member_only_read, member_only_write),
+            )| {
+                CollectionConfig {
+                    endorsement_policy: (block_to_live % 2 == 0).then(|| member_policy.clone()),
+                    name,
+                    member_policy,
+                    required_peer_count,
+                    max_peer_count,
+                    block_to_live,
+                    member_only_read,
+                    member_only_write,
+                }
+            },
+        );
+    let def = ("[a-z]{1,8}", "[0-9.]{0,4}", any::<u64>(), hash(), ".{0,30}", prop::collection::vec(collection, 0..2))
+        .prop_map(|(name, version, sequence, code_hash, endorsement_policy, collections)| ChaincodeDefinition {
             name,
             version,
             sequence,
             code_hash,
             endorsement_policy,
-        },
-    );
+            collections,
+        });
     let invoke = (
         "[a-z]{1,8}",
         invocation(),

@@ -91,6 +91,7 @@ fn definition(conn: &Connection, args: &DefinitionArgs) -> Result<ChaincodeDefin
         sequence,
         code_hash: sha256(&wasm),
         endorsement_policy: args.policy.clone(),
+        collections: Vec::new(),
     })
 }
 
