@@ -5,8 +5,9 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Contracts embedded by `src/lib.rs` (package names; the .wasm file names follow).
-const CONTRACTS: &[&str] = &["payment", "testbed"];
+/// Contracts embedded by `src/lib.rs` (their .wasm file names: package names with `-`
+/// replaced by `_`).
+const CONTRACTS: &[&str] = &["asset_transfer", "payment", "testbed"];
 const TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() {

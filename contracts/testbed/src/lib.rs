@@ -9,7 +9,7 @@
 //! | `get` | `k` | `Option<Vec<u8>>` |
 //! | `del` | `k` | empty |
 //! | `range` | `start, end` | `Vec<(Vec<u8>, Vec<u8>)>` |
-//! | `ops` | `op...` (`put k v`, `get k`, `del k`, `range s e`) | `Vec<Vec<u8>>`, one result per op as above |
+//! | `ops` | `op...` (`put k v`, `get k`, `del k`, `range s e`, the private ops below with their arguments, `refuse msg`) | `Vec<Vec<u8>>`, one result per op as above; a refused op refuses the invocation |
 //! | `history` | `k` | `Vec<HistoryEntry>` |
 //! | `caller` | | the caller's org as text |
 //! | `caller_full` | | `Caller` |
@@ -23,8 +23,16 @@
 //! | `grow` | | allocates without bound (hits the memory cap) |
 //! | `recurse` | | recurses without bound (hits a stack limit) |
 //! | `big` | `n` | `n` bytes of 0xAB |
-//! | `private_put` | `coll, k, v` | empty, or refused with the host's error |
-//! | `private_get` | `coll, k` | `Option<Vec<u8>>`, or refused with the host's error |
+//! | `pput` (alias `private_put`) | `coll, k, v` | empty |
+//! | `pput_transient` | `coll, k, name` | empty; writes the transient input `name` |
+//! | `pget` (alias `private_get`) | `coll, k` | `Option<Vec<u8>>` |
+//! | `pdel` | `coll, k` | empty |
+//! | `ppurge` | `coll, k` | empty |
+//! | `phash` | `coll, k` | `Option<Hash32>` |
+//! | `popen` | `coll, k` | `Option<(Vec<u8>, Hash32)>`: value and blinding factor |
+//! | `prange` | `coll, start, end` | `Vec<(Vec<u8>, Vec<u8>)>` |
+//!
+//! A private-data call the host refuses refuses the invocation with the host's message.
 
 use std::hint::black_box;
 use teechain_sdk::teechain_types::codec::encode;
@@ -92,16 +100,31 @@ fn handle(stub: &mut Stub, inv: Invocation) -> Result<Vec<u8>, Refusal> {
                 .map_err(|_| Refusal::new("n must be a number"))?;
             Ok(vec![0xAB; n])
         }
-        "private_put" => {
+        "pput" | "private_put" => {
             expect_args(&inv, &["coll", "k", "v"])?;
-            let coll = arg_str(&inv, 0, "coll")?;
-            stub.put_private(coll, &inv.args[1], &inv.args[2])?;
+            private_op(stub, &inv, "pput", 0).map(|(out, _)| out)
+        }
+        "pput_transient" => {
+            // The value comes from transient input, so it never enters the transaction.
+            expect_args(&inv, &["coll", "k", "name"])?;
+            let name = arg_str(&inv, 2, "name")?;
+            let Some(value) = stub.transient(name) else {
+                refuse!("no transient input {name}");
+            };
+            stub.put_private(arg_str(&inv, 0, "coll")?, inv.args[1].as_slice(), &value)?;
             Ok(Vec::new())
         }
-        "private_get" => {
+        "pget" | "private_get" | "pdel" | "ppurge" | "phash" | "popen" => {
             expect_args(&inv, &["coll", "k"])?;
-            let coll = arg_str(&inv, 0, "coll")?;
-            Ok(encode(&stub.get_private(coll, &inv.args[1])?))
+            let op = match inv.function.as_str() {
+                "private_get" => "pget",
+                f => f,
+            };
+            private_op(stub, &inv, op, 0).map(|(out, _)| out)
+        }
+        "prange" => {
+            expect_args(&inv, &["coll", "start", "end"])?;
+            private_op(stub, &inv, "prange", 0).map(|(out, _)| out)
         }
         other => refuse!("unknown function {other}"),
     }
@@ -134,10 +157,45 @@ fn ops(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
                 ));
                 i += 3;
             }
+            "refuse" => refuse!("{}", arg_str(inv, i + 1, "msg")?),
+            "pput" | "pget" | "pdel" | "ppurge" | "phash" | "popen" | "prange" => {
+                let (result, next) = private_op(stub, inv, op, i + 1)?;
+                out.push(result);
+                i = next;
+            }
             other => refuse!("unknown op {other}"),
         }
     }
     Ok(encode(&out))
+}
+
+/// Runs private-data operation `op` on the arguments from `at` (collection first);
+/// returns its result and the index of the next unused argument.
+fn private_op(stub: &mut Stub, inv: &Invocation, op: &str, at: usize) -> Result<(Vec<u8>, usize), Refusal> {
+    let coll = arg_str(inv, at, "coll")?;
+    let key = arg(inv, at + 1, if op == "prange" { "start" } else { "k" })?;
+    Ok(match op {
+        "pput" => {
+            stub.put_private(coll, &key, &arg(inv, at + 2, "v")?)?;
+            (Vec::new(), at + 3)
+        }
+        "pget" => (encode(&stub.get_private(coll, &key)?), at + 2),
+        "pdel" => {
+            stub.del_private(coll, &key)?;
+            (Vec::new(), at + 2)
+        }
+        "ppurge" => {
+            stub.purge_private(coll, &key)?;
+            (Vec::new(), at + 2)
+        }
+        "phash" => (encode(&stub.get_private_hash(coll, &key)?), at + 2),
+        "popen" => {
+            let opening = stub.get_private_opening(coll, &key)?.map(|o| (o.value, o.blind));
+            (encode(&opening), at + 2)
+        }
+        "prange" => (encode(&stub.get_private_range(coll, &key, &arg(inv, at + 2, "end")?)?), at + 3),
+        other => refuse!("unknown private op {other}"),
+    })
 }
 
 fn spin() -> ! {

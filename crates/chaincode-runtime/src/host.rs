@@ -1,13 +1,13 @@
 //! The host functions a chaincode imports (module `teechain`) and the per-execution
 //! host state behind them. The calling convention is described in the crate docs.
 
-use teechain_types::chaincode::abi::{ABSENT, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use teechain_types::chaincode::abi::{ABSENT, HOST_ERROR, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use teechain_types::chaincode::{ChaincodeEvent, InvocationContext};
 use teechain_types::codec::{encode, Limits};
 use wasmi::errors::{MemoryError, TableError};
 use wasmi::{Caller, Extern, Func, Memory, ResourceLimiter, Store, ValType};
 
-use crate::simulator::{TxSimulator, MAX_WRITE_SET_BYTES};
+use crate::simulator::{PrivateError, TxSimulator, MAX_WRITE_SET_BYTES};
 use crate::{ExecutionLimits, RuntimeError};
 
 /// Fuel charged for every host call, on top of the bytes it moves.
@@ -359,29 +359,146 @@ fn guest_panic(mut caller: Ctx<'_, '_>, msg_ptr: i32, msg_len: i32) -> HostResul
     })
 }
 
-fn private_unsupported(c: &mut Ctx<'_, '_>) -> Result<i32, RuntimeError> {
-    enter(c)?;
-    Err(RuntimeError::PrivateDataUnsupported)
+/// Reads a collection name (UTF-8, at most [`MAX_KEY_BYTES`]) out of guest memory.
+fn read_collection(c: &mut Ctx<'_, '_>, ptr: i32, len: i32) -> Result<String, RuntimeError> {
+    let name = read_guest(c, ptr, len, MAX_KEY_BYTES, "collection name")?;
+    utf8(name, "collection name")
 }
 
-fn private_get(mut caller: Ctx<'_, '_>, _: i32, _: i32, _: i32, _: i32) -> HostResult<i32> {
-    guard(&mut caller, private_unsupported)
+/// Hands the outcome of a private-data call that yields bytes to the guest: staged bytes,
+/// [`ABSENT`], or [`HOST_ERROR`] with the refusal staged; a fatal error ends the execution.
+fn private_outcome(c: &mut Ctx<'_, '_>, outcome: Result<Option<Vec<u8>>, PrivateError>) -> Result<i32, RuntimeError> {
+    match outcome {
+        Ok(Some(bytes)) => stage(c, bytes),
+        Ok(None) => Ok(ABSENT),
+        Err(PrivateError::Refused(message)) => {
+            stage(c, message.into_bytes())?;
+            Ok(HOST_ERROR)
+        }
+        Err(PrivateError::Fatal(e)) => Err(e),
+    }
 }
 
-fn private_put(mut caller: Ctx<'_, '_>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32) -> HostResult<i32> {
-    guard(&mut caller, private_unsupported)
+/// Like [`private_outcome`] for a private write: 0 when it was buffered.
+fn private_write_outcome(c: &mut Ctx<'_, '_>, outcome: Result<(), PrivateError>) -> Result<i32, RuntimeError> {
+    match outcome {
+        Ok(()) => Ok(0),
+        Err(e) => private_outcome(c, Err(e)),
+    }
 }
 
-fn private_del(mut caller: Ctx<'_, '_>, _: i32, _: i32, _: i32, _: i32) -> HostResult<i32> {
-    guard(&mut caller, private_unsupported)
+fn private_get(mut caller: Ctx<'_, '_>, coll_ptr: i32, coll_len: i32, key_ptr: i32, key_len: i32) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let coll = read_collection(c, coll_ptr, coll_len)?;
+        let key = read_guest(c, key_ptr, key_len, MAX_KEY_BYTES, "key")?;
+        let state = c.data_mut();
+        let outcome = state.sim.private_get(state.ctx, &coll, &key);
+        private_outcome(c, outcome)
+    })
 }
 
-fn private_hash(mut caller: Ctx<'_, '_>, _: i32, _: i32, _: i32, _: i32) -> HostResult<i32> {
-    guard(&mut caller, private_unsupported)
+fn private_opening(
+    mut caller: Ctx<'_, '_>,
+    coll_ptr: i32,
+    coll_len: i32,
+    key_ptr: i32,
+    key_len: i32,
+) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let coll = read_collection(c, coll_ptr, coll_len)?;
+        let key = read_guest(c, key_ptr, key_len, MAX_KEY_BYTES, "key")?;
+        let state = c.data_mut();
+        // Staged as the 32-byte blinding factor followed by the value.
+        let outcome = state.sim.private_opening(state.ctx, &coll, &key).map(|opening| {
+            opening.map(|(value, blind)| {
+                let mut bytes = Vec::with_capacity(32 + value.len());
+                bytes.extend_from_slice(&blind.0);
+                bytes.extend_from_slice(&value);
+                bytes
+            })
+        });
+        private_outcome(c, outcome)
+    })
 }
 
-fn private_range(mut caller: Ctx<'_, '_>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32) -> HostResult<i32> {
-    guard(&mut caller, private_unsupported)
+fn private_put(
+    mut caller: Ctx<'_, '_>,
+    coll_ptr: i32,
+    coll_len: i32,
+    key_ptr: i32,
+    key_len: i32,
+    value_ptr: i32,
+    value_len: i32,
+) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let coll = read_collection(c, coll_ptr, coll_len)?;
+        let key = read_guest(c, key_ptr, key_len, MAX_KEY_BYTES, "key")?;
+        let value = read_guest(c, value_ptr, value_len, MAX_VALUE_BYTES, "value")?;
+        let state = c.data_mut();
+        let outcome = state.sim.private_write(state.ctx, &coll, &key, Some(&value), false, state.event_bytes);
+        private_write_outcome(c, outcome)
+    })
+}
+
+/// A private delete (`purge`: also removing the key's history from member nodes).
+fn private_remove(
+    caller: &mut Ctx<'_, '_>,
+    coll_ptr: i32,
+    coll_len: i32,
+    key_ptr: i32,
+    key_len: i32,
+    purge: bool,
+) -> HostResult<i32> {
+    guard(caller, |c| {
+        enter(c)?;
+        let coll = read_collection(c, coll_ptr, coll_len)?;
+        let key = read_guest(c, key_ptr, key_len, MAX_KEY_BYTES, "key")?;
+        let state = c.data_mut();
+        let outcome = state.sim.private_write(state.ctx, &coll, &key, None, purge, state.event_bytes);
+        private_write_outcome(c, outcome)
+    })
+}
+
+fn private_del(mut caller: Ctx<'_, '_>, coll_ptr: i32, coll_len: i32, key_ptr: i32, key_len: i32) -> HostResult<i32> {
+    private_remove(&mut caller, coll_ptr, coll_len, key_ptr, key_len, false)
+}
+
+fn private_purge(mut caller: Ctx<'_, '_>, coll_ptr: i32, coll_len: i32, key_ptr: i32, key_len: i32) -> HostResult<i32> {
+    private_remove(&mut caller, coll_ptr, coll_len, key_ptr, key_len, true)
+}
+
+fn private_hash(mut caller: Ctx<'_, '_>, coll_ptr: i32, coll_len: i32, key_ptr: i32, key_len: i32) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let coll = read_collection(c, coll_ptr, coll_len)?;
+        let key = read_guest(c, key_ptr, key_len, MAX_KEY_BYTES, "key")?;
+        let state = c.data_mut();
+        let outcome = state.sim.private_hash(state.ctx, &coll, &key).map(|h| h.map(|h| h.0.to_vec()));
+        private_outcome(c, outcome)
+    })
+}
+
+fn private_range(
+    mut caller: Ctx<'_, '_>,
+    coll_ptr: i32,
+    coll_len: i32,
+    start_ptr: i32,
+    start_len: i32,
+    end_ptr: i32,
+    end_len: i32,
+) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let coll = read_collection(c, coll_ptr, coll_len)?;
+        let start = read_guest(c, start_ptr, start_len, MAX_KEY_BYTES, "range start")?;
+        let end = read_guest(c, end_ptr, end_len, MAX_KEY_BYTES, "range end")?;
+        let state = c.data_mut();
+        let outcome = state.sim.private_range(state.ctx, &coll, &start, &end).map(|rows| Some(encode(&rows)));
+        private_outcome(c, outcome)
+    })
 }
 
 // ---- the import table ---------------------------------------------------------------
@@ -407,13 +524,15 @@ pub(crate) enum HostFn {
     PrivateDel,
     PrivateHash,
     PrivateRange,
+    PrivatePurge,
+    PrivateOpening,
 }
 
 const I32: ValType = ValType::I32;
 const I64: ValType = ValType::I64;
 
 impl HostFn {
-    pub(crate) const ALL: [HostFn; 18] = [
+    pub(crate) const ALL: [HostFn; 20] = [
         HostFn::ResultLen,
         HostFn::ResultRead,
         HostFn::StateGet,
@@ -432,6 +551,8 @@ impl HostFn {
         HostFn::PrivateDel,
         HostFn::PrivateHash,
         HostFn::PrivateRange,
+        HostFn::PrivatePurge,
+        HostFn::PrivateOpening,
     ];
 
     /// The import name.
@@ -455,6 +576,8 @@ impl HostFn {
             HostFn::PrivateDel => "private_del",
             HostFn::PrivateHash => "private_hash",
             HostFn::PrivateRange => "private_range",
+            HostFn::PrivatePurge => "private_purge",
+            HostFn::PrivateOpening => "private_opening",
         }
     }
 
@@ -470,9 +593,12 @@ impl HostFn {
             HostFn::StateGet | HostFn::StateHistory | HostFn::TransientGet => (&[I32, I32], &[I32]),
             HostFn::StatePut | HostFn::SetEvent => (&[I32, I32, I32, I32], &[]),
             HostFn::StateDel | HostFn::Panic => (&[I32, I32], &[]),
-            HostFn::StateRange | HostFn::PrivateGet | HostFn::PrivateDel | HostFn::PrivateHash => {
-                (&[I32, I32, I32, I32], &[I32])
-            }
+            HostFn::StateRange
+            | HostFn::PrivateGet
+            | HostFn::PrivateDel
+            | HostFn::PrivateHash
+            | HostFn::PrivatePurge
+            | HostFn::PrivateOpening => (&[I32, I32, I32, I32], &[I32]),
             HostFn::TimestampMs => (&[], &[I64]),
             HostFn::PrivatePut | HostFn::PrivateRange => (&[I32, I32, I32, I32, I32, I32], &[I32]),
         }
@@ -499,6 +625,8 @@ impl HostFn {
             HostFn::PrivateDel => Func::wrap(&mut *store, private_del),
             HostFn::PrivateHash => Func::wrap(&mut *store, private_hash),
             HostFn::PrivateRange => Func::wrap(&mut *store, private_range),
+            HostFn::PrivatePurge => Func::wrap(&mut *store, private_purge),
+            HostFn::PrivateOpening => Func::wrap(&mut *store, private_opening),
         };
         Extern::Func(f)
     }

@@ -6,7 +6,7 @@
 //! let runtime = Runtime::new(ExecutionLimits::default());
 //! let code = runtime.compile(wasm_bytes)?;             // once per chaincode version
 //! let sim = runtime.execute(&code, "payment", &state, &ctx, &invocation)?;
-//! // sim.response, sim.rwset, sim.events, sim.fuel_consumed
+//! // sim.response, sim.rwset, sim.private_writes, sim.events, sim.fuel_consumed
 //! ```
 //!
 //! Every [`Runtime::execute`] instantiates the module afresh in a fresh store, so no
@@ -58,24 +58,53 @@
 //! | `transient_get` | `(name, name_len) -> i32` | stages a transient input; -1 if absent |
 //! | `set_event` | `(name, name_len, payload, payload_len)` | emits an event (UTF-8 name) |
 //! | `panic` | `(msg, msg_len)` | ends the execution with [`RuntimeError::GuestPanic`] |
-//! | `private_get` | `(coll, coll_len, key, key_len) -> i32` | private value |
-//! | `private_put` | `(coll, coll_len, key, key_len, value, value_len) -> i32` | private write |
-//! | `private_del` | `(coll, coll_len, key, key_len) -> i32` | private delete |
-//! | `private_hash` | `(coll, coll_len, key, key_len) -> i32` | on-ledger hash of a private value |
-//! | `private_range` | `(coll, coll_len, start, start_len, end, end_len) -> i32` | private range |
+//! | `private_get` | `(coll, coll_len, key, key_len) -> i32` | stages the private value; -1 if absent |
+//! | `private_put` | `(coll, coll_len, key, key_len, value, value_len) -> i32` | buffers a private write; 0 |
+//! | `private_del` | `(coll, coll_len, key, key_len) -> i32` | buffers a private delete; 0 |
+//! | `private_purge` | `(coll, coll_len, key, key_len) -> i32` | buffers a private delete that also purges the key's history from member nodes; 0 |
+//! | `private_hash` | `(coll, coll_len, key, key_len) -> i32` | stages the 32-byte on-ledger hash of the private value; -1 if absent |
+//! | `private_opening` | `(coll, coll_len, key, key_len) -> i32` | stages the opening of that hash: the 32-byte blinding factor, then the value; -1 if absent |
+//! | `private_range` | `(coll, coll_len, start, start_len, end, end_len) -> i32` | stages encoded `Vec<(key, value)>` of `[start, end)` of the collection |
 //!
 //! **Result register.** A call that yields bytes stages them in the host and returns
 //! their length `n >= 0`; the guest allocates `n` bytes and calls `result_read(ptr)`.
 //! `-1` ([`ABSENT`]) means no value. `-2` ([`HOST_ERROR`]) means the call failed in a way
 //! the guest may handle, with a UTF-8 message staged (read its length with `result_len`);
-//! the private-data calls reserve it for errors such as "not a member".
+//! only the private-data calls return it, for refusals such as "not a member". The
+//! private writes return 0 when the write is buffered.
 //!
-//! **Private data.** The private-data calls are part of the interface, but collections
-//! are not available yet: each ends the execution with
-//! [`RuntimeError::PrivateDataUnsupported`].
+//! **Private data.** The `private_*` calls name a collection (UTF-8) of the executing
+//! chaincode and follow `docs/PRIVATE_DATA.md`. The collection as this node sees it
+//! comes from [`StateView::collection`], the client's organisation from the
+//! [`InvocationContext`]:
 //!
-//! **Limits.** Keys and names are at most [`MAX_KEY_BYTES`], values and event payloads at
-//! most [`MAX_VALUE_BYTES`], the write set and events together at most
+//! | call | unknown collection | client not member, `memberOnlyRead` | client not member, `memberOnlyWrite` | node not member |
+//! |---|---|---|---|---|
+//! | `private_get`, `private_range`, `private_opening` | refused | refused | – | refused ("holds only hashes") |
+//! | `private_put`, `private_del`, `private_purge` | refused | – | refused | allowed (blind write) |
+//! | `private_hash` | refused | allowed | – | allowed |
+//!
+//! A refusal returns [`HOST_ERROR`] with the reason staged, never a value. A write also
+//! needs the proposal's blinding secret: the transient entry
+//! [`BLINDING_TRANSIENT_KEY`](teechain_types::collection::BLINDING_TRANSIENT_KEY) of at
+//! least [`MIN_BLINDING_SECRET`](teechain_types::collection::MIN_BLINDING_SECRET) bytes,
+//! else it is refused too. A write of `value` to `key` records a
+//! [`HashedWrite`](teechain_types::rwset::HashedWrite) whose `value_hash` is
+//! `private_value_hash(blind, value)` with
+//! `blind = blinding_factor(secret, tx_id, namespace, collection, key)`, and keeps the
+//! value and `blind` in [`Simulation::private_writes`]; deletes and purges carry no value
+//! and a zero `blind`. The first read of a key (`private_get`, `private_opening`,
+//! `private_hash`) records a [`HashedRead`](teechain_types::rwset::HashedRead) with the
+//! version of the on-ledger hash, and the value a node returns must open that hash. Reads
+//! after a write in the same invocation see the pending write and record nothing;
+//! `private_range` merges pending writes and records a hashed read of every committed key
+//! it returns (no phantom check). A failing state read (private data not yet received,
+//! ...) ends the execution with [`RuntimeError::State`].
+//!
+//! **Limits.** Keys, collection names and other names are at most [`MAX_KEY_BYTES`],
+//! values (private ones too) and event payloads at most [`MAX_VALUE_BYTES`], the write
+//! set (public and private writes, each private write counting
+//! [`PRIVATE_WRITE_OVERHEAD`] bytes more) and events together at most
 //! [`MAX_WRITE_SET_BYTES`], a range query at most [`MAX_RANGE_RESULTS`] committed keys,
 //! a staged result at most [`MAX_STAGED_BYTES`], at most [`MAX_EVENTS`] events and
 //! [`ExecutionLimits::max_host_calls`] host calls. Every host call costs
@@ -105,6 +134,7 @@ use teechain_types::chaincode::{
     ChaincodeEvent, ChaincodeResponse, Invocation, InvocationContext, STATUS_ERROR, STATUS_OK, STATUS_REFUSED,
 };
 use teechain_types::codec::{decode, encode, Limits};
+use teechain_types::collection::CollectionPrivateWrites;
 use teechain_types::hash::{sha256, Hash32};
 use teechain_types::state::{StateError, StateView};
 use teechain_types::ReadWriteSet;
@@ -118,7 +148,7 @@ mod tests;
 
 use host::{HostFn, HostState};
 pub use host::{HOST_BYTES_PER_FUEL, HOST_CALL_FUEL, MAX_EVENTS, MAX_STAGED_BYTES};
-pub use simulator::{KvPairs, TxSimulator, MAX_HISTORY_ENTRIES, MAX_WRITE_SET_BYTES};
+pub use simulator::{KvPairs, TxSimulator, MAX_HISTORY_ENTRIES, MAX_WRITE_SET_BYTES, PRIVATE_WRITE_OVERHEAD};
 pub use teechain_types::rwset::MAX_RANGE_RESULTS;
 
 /// The largest WebAssembly module accepted.
@@ -201,9 +231,6 @@ pub enum RuntimeError {
         /// The bound.
         limit: u32,
     },
-    /// The chaincode used private data, which is not available yet.
-    #[error("private data collections are not available yet")]
-    PrivateDataUnsupported,
 }
 
 /// The result of simulating one invocation.
@@ -211,9 +238,15 @@ pub enum RuntimeError {
 pub struct Simulation {
     /// What the chaincode returned.
     pub response: ChaincodeResponse,
-    /// What it read and wrote. When the response is not OK the writes are dropped
-    /// (reads are kept): a refused or failed invocation changes nothing.
+    /// What it read and wrote, private data as hashes in [`ReadWriteSet::private`]. When
+    /// the response is not OK the writes, public and hashed private, are dropped (reads
+    /// are kept): a refused or failed invocation changes nothing.
     pub rwset: ReadWriteSet,
+    /// The private writes behind the hashed writes of `rwset.private`, with their values
+    /// and blinding factors: one entry per collection written (namespace: the
+    /// chaincode's), sorted by collection, the writes sorted by key hash. Empty when the
+    /// response is not OK. Only member nodes may receive them.
+    pub private_writes: Vec<CollectionPrivateWrites>,
     /// Events emitted, in order (none when the response is not OK).
     pub events: Vec<ChaincodeEvent>,
     /// Fuel used, instantiation included.
@@ -409,13 +442,18 @@ impl Runtime {
 
         let fuel_left = store.get_fuel().unwrap_or(0);
         let host = store.into_data();
-        let mut rwset = host.sim.into_rwset();
+        let (mut rwset, mut private_writes) = host.sim.into_parts();
         let mut events = host.events;
         if !response.is_ok() {
             rwset.writes.clear();
+            for coll in &mut rwset.private {
+                coll.writes.clear();
+            }
+            rwset.private.retain(|coll| !coll.reads.is_empty());
+            private_writes.clear();
             events.clear();
         }
-        Ok(Simulation { response, rwset, events, fuel_consumed: limits.fuel.saturating_sub(fuel_left) })
+        Ok(Simulation { response, rwset, private_writes, events, fuel_consumed: limits.fuel.saturating_sub(fuel_left) })
     }
 }
 

@@ -1,16 +1,23 @@
 //! The transaction simulator: serves a chaincode's state calls from committed state plus
 //! its own pending writes, and records what it read and wrote as a [`ReadWriteSet`].
+//! Private data collections are in the `private` submodule.
 
 use std::collections::BTreeMap;
 
 use teechain_types::chaincode::abi::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use teechain_types::chaincode::HistoryEntry;
+use teechain_types::collection::{CollectionAccess, CollectionPrivateWrites};
 use teechain_types::hash::sha256;
 use teechain_types::rwset::{in_range, range_digest, MAX_RANGE_RESULTS};
 use teechain_types::state::StateView;
 use teechain_types::{KvRead, KvWrite, RangeRead, ReadWriteSet};
 
 use crate::RuntimeError;
+
+mod private;
+
+use private::PrivateColl;
+pub(crate) use private::PrivateError;
 
 /// Key-value pairs in key order, as a range query returns them.
 pub type KvPairs = Vec<(Vec<u8>, Vec<u8>)>;
@@ -23,6 +30,11 @@ pub const MAX_HISTORY_ENTRIES: usize = 1_000;
 /// the rest of it.
 pub const MAX_WRITE_SET_BYTES: usize = 3 << 20;
 
+/// What a private write counts against [`MAX_WRITE_SET_BYTES`] on top of its key and
+/// value: its key hash and value hash in the read-write set and its blinding factor in
+/// the private data.
+pub const PRIVATE_WRITE_OVERHEAD: usize = 96;
+
 /// Simulates one invocation against committed state of one namespace.
 ///
 /// - The first read of a key records a [`KvRead`] with the committed version and the
@@ -32,6 +44,10 @@ pub const MAX_WRITE_SET_BYTES: usize = 3 << 20;
 ///   (read-your-writes) and records nothing.
 /// - A range query records a [`RangeRead`] whose digest covers the committed
 ///   `(key, version)` pairs, and returns those merged with the pending writes.
+/// - Private data (crate-internal methods, used by the host functions) is recorded the
+///   same way as hashed reads and writes per collection, in
+///   [`ReadWriteSet::private`]; the values and blinding factors of private writes are
+///   kept apart (see [`TxSimulator::into_parts`]).
 pub struct TxSimulator<'a> {
     namespace: &'a str,
     state: &'a dyn StateView,
@@ -40,7 +56,12 @@ pub struct TxSimulator<'a> {
     range_reads: Vec<RangeRead>,
     /// Pending writes; `None` deletes.
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Bytes of pending public and private writes (see [`MAX_WRITE_SET_BYTES`]).
     write_bytes: usize,
+    /// The collections looked up so far that exist, as this node sees them.
+    collections: BTreeMap<String, CollectionAccess>,
+    /// Per collection touched: hashed reads, values read and pending writes.
+    private: BTreeMap<String, PrivateColl>,
 }
 
 impl<'a> TxSimulator<'a> {
@@ -53,10 +74,13 @@ impl<'a> TxSimulator<'a> {
             range_reads: Vec::new(),
             writes: BTreeMap::new(),
             write_bytes: 0,
+            collections: BTreeMap::new(),
+            private: BTreeMap::new(),
         }
     }
 
-    /// Bytes written so far (keys and values of pending writes).
+    /// Bytes written so far: keys and values of pending writes, public and private (a
+    /// private write also counts [`PRIVATE_WRITE_OVERHEAD`] bytes).
     pub fn write_bytes(&self) -> usize {
         self.write_bytes
     }
@@ -144,15 +168,29 @@ impl<'a> TxSimulator<'a> {
     }
 
     /// The recorded read-write set: reads and writes sorted by key, range reads in query
-    /// order.
+    /// order, hashed private reads and writes per collection (see
+    /// [`TxSimulator::into_parts`]).
     pub fn into_rwset(self) -> ReadWriteSet {
-        ReadWriteSet {
+        self.into_parts().0
+    }
+
+    /// The recorded read-write set and the private writes it commits to.
+    ///
+    /// - `rwset.private` has one entry per collection with recorded reads or writes,
+    ///   sorted by collection name; its reads and writes are sorted by key hash.
+    /// - The private writes have one entry per collection written (namespace: this
+    ///   simulator's), sorted by collection name, the writes sorted by key hash, each
+    ///   with the value and blinding factor behind its hashed write.
+    pub fn into_parts(self) -> (ReadWriteSet, Vec<CollectionPrivateWrites>) {
+        let (private, private_writes) = private::finish(self.namespace, self.private);
+        let rwset = ReadWriteSet {
             namespace: self.namespace.to_string(),
             reads: self.reads.into_values().map(|(read, _)| read).collect(),
             range_reads: self.range_reads,
             writes: self.writes.into_iter().map(|(key, value)| KvWrite { key, value }).collect(),
-            private: Vec::new(),
-        }
+            private,
+        };
+        (rwset, private_writes)
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use teechain_types::chaincode::abi;
 use teechain_types::chaincode::{Caller, HistoryEntry, Invocation, InvocationContext, STATUS_OK, STATUS_REFUSED};
 use teechain_types::codec::{decode, encode, Limits};
+use teechain_types::collection::{CollectionAccess, HashedValue, PrivateValue};
 use teechain_types::hash::{sha256, Hash32};
 use teechain_types::identity::Role;
 use teechain_types::rwset::{range_digest, Version, VersionedValue};
@@ -16,22 +17,69 @@ use teechain_types::{KvRead, KvWrite, ReadWriteSet};
 use super::*;
 
 mod payment;
+mod private;
 
 // ---- fixtures -----------------------------------------------------------------------
 
-/// Committed state in memory, with history; namespaces kept apart.
+/// Committed state in memory, with history; namespaces kept apart. Private data: the
+/// hashed state every node holds, the values a member node holds, and the collections
+/// as this node sees them.
 #[derive(Default)]
 pub(super) struct MemState {
     values: BTreeMap<(String, Vec<u8>), VersionedValue>,
     history: BTreeMap<(String, Vec<u8>), Vec<HistoryEntry>>,
     block: u64,
+    pub(super) collections: BTreeMap<(String, String), CollectionAccess>,
+    pub(super) pvt_hashed: BTreeMap<(String, String, Hash32), HashedValue>,
+    pub(super) pvt_values: BTreeMap<(String, String, Vec<u8>), PrivateValue>,
 }
 
 impl MemState {
-    /// Commits the writes of `rwset` as the only transaction of a new block.
+    /// Commits a simulation's writes (public, hashed private, and the private values of
+    /// the collections this node is a member of) as the only transaction of a new block.
+    pub(super) fn commit(&mut self, sim: &Simulation, tx_id: Hash32) {
+        self.apply(&sim.rwset, tx_id);
+        let version = Version { block: self.block, tx: 0 };
+        for coll in &sim.private_writes {
+            let member = self
+                .collections
+                .get(&(coll.namespace.clone(), coll.collection.clone()))
+                .is_some_and(|a| a.node_is_member);
+            if !member {
+                continue;
+            }
+            for w in &coll.writes {
+                let k = (coll.namespace.clone(), coll.collection.clone(), w.key.clone());
+                match &w.value {
+                    Some(value) => {
+                        self.pvt_values.insert(k, PrivateValue { value: value.clone(), blind: w.blind, version });
+                    }
+                    None => {
+                        self.pvt_values.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Commits the writes of `rwset` (public and hashed private) as the only transaction
+    /// of a new block.
     pub(super) fn apply(&mut self, rwset: &ReadWriteSet, tx_id: Hash32) {
         self.block += 1;
         let version = Version { block: self.block, tx: 0 };
+        for coll in &rwset.private {
+            for w in &coll.writes {
+                let k = (rwset.namespace.clone(), coll.collection.clone(), w.key_hash);
+                match w.value_hash {
+                    Some(value_hash) => {
+                        self.pvt_hashed.insert(k, HashedValue { value_hash, version });
+                    }
+                    None => {
+                        self.pvt_hashed.remove(&k);
+                    }
+                }
+            }
+        }
         for w in &rwset.writes {
             let k = (rwset.namespace.clone(), w.key.clone());
             match &w.value {
@@ -82,6 +130,40 @@ impl StateView for MemState {
         let all = self.history.get(&(namespace.to_string(), key.to_vec())).cloned().unwrap_or_default();
         let skip = all.len().saturating_sub(limit);
         Ok(all.into_iter().skip(skip).collect())
+    }
+
+    fn collection(&self, namespace: &str, collection: &str) -> Result<Option<CollectionAccess>, StateError> {
+        Ok(self.collections.get(&(namespace.to_string(), collection.to_string())).cloned())
+    }
+
+    fn private_get(&self, namespace: &str, collection: &str, key: &[u8]) -> Result<Option<PrivateValue>, StateError> {
+        Ok(self.pvt_values.get(&(namespace.to_string(), collection.to_string(), key.to_vec())).cloned())
+    }
+
+    fn private_range(
+        &self,
+        namespace: &str,
+        collection: &str,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, PrivateValue)>, StateError> {
+        Ok(self
+            .pvt_values
+            .range((namespace.to_string(), collection.to_string(), start.to_vec())..)
+            .take_while(|((ns, c, k), _)| ns == namespace && c == collection && (end.is_empty() || k.as_slice() < end))
+            .take(limit)
+            .map(|((_, _, k), v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn private_hash(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key_hash: &Hash32,
+    ) -> Result<Option<HashedValue>, StateError> {
+        Ok(self.pvt_hashed.get(&(namespace.to_string(), collection.to_string(), *key_hash)).copied())
     }
 }
 
@@ -378,15 +460,6 @@ fn guest_panic_carries_its_message() {
 fn state_errors_propagate() {
     let err = runtime().execute(testbed(), NS, &BrokenState, &ctx("org1"), &inv("get", &[b"k"])).unwrap_err();
     assert!(matches!(&err, RuntimeError::State(e) if e.0 == "disk on fire"), "{err}");
-}
-
-#[test]
-fn private_data_is_unsupported() {
-    for (f, args) in [("private_put", &[&b"coll"[..], b"k", b"v"][..]), ("private_get", &[b"coll", b"k"])] {
-        let err = run(&MemState::default(), f, args).unwrap_err();
-        assert!(matches!(err, RuntimeError::PrivateDataUnsupported), "{f}: {err}");
-        assert_eq!(err.to_string(), "private data collections are not available yet");
-    }
 }
 
 // ---- the simulator ------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! ledgers, run the demos. Every command takes `--json` for machine-readable output.
 
 mod cmd;
+mod collections;
 mod conn;
 mod output;
 mod procs;

@@ -56,6 +56,29 @@ fn demo_payment_shows_the_balances_and_every_refusal() {
     let nodes = v["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 3);
     assert!(nodes.windows(2).all(|w| w[0]["tip"] == w[1]["tip"] && w[0]["height"] == w[1]["height"]));
+    // Private mode: org1 and org2 see 90 and 110 in their collection, org3 is refused and
+    // verifies org2's disclosed balance against the hash its own ledger holds.
+    let private = &v["private"];
+    assert_eq!((private["org1"].as_str(), private["org2"].as_str()), (Some("90"), Some("110")));
+    assert!(private["org3_refused"].as_str().expect("refusal").contains("not a member"), "{private}");
+    assert_eq!(private["disclosed_verified"], true);
+}
+
+/// Steps: the asset demo on three node processes. A transfer at mismatched prices and
+/// one with an altered opening are refused; the agreed transfer moves the details to the
+/// buyer's collection and the owner record to org2; org3 reads the record, not the details.
+#[test]
+fn demo_asset_transfers_only_on_matching_hashes() {
+    let out = teechain(&["demo", "asset", "--json"]);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert!(v["mismatch_refused"].as_str().expect("text").contains("price"), "{v}");
+    assert!(v["forgery_refused"].as_str().expect("text").contains("match"), "{v}");
+    assert!(v["public_record"].as_str().expect("record").contains("\"owner\":\"org2\""), "{v}");
+    assert!(v["buyer_details"].as_str().expect("details").contains("unknown master"));
+    assert!(!v["org3"].as_str().expect("org3").contains("unknown master"));
+    let nodes = v["nodes"].as_array().expect("nodes");
+    assert!(nodes.windows(2).all(|w| w[0]["tip"] == w[1]["tip"]));
 }
 
 #[test]

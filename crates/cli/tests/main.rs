@@ -5,6 +5,9 @@
 mod commands;
 /// Networks of node processes: Raft ordering, mutual TLS, faults.
 mod network;
+/// Private data collections on node processes: confidentiality, dissemination,
+/// reconciliation, purge.
+mod private;
 
 use std::process::{Command, Output};
 

@@ -10,7 +10,7 @@ use teechain_node::{Gateway, NodeError};
 use teechain_types::ValidationCode;
 
 /// A network of node processes in a temporary directory, stopped when dropped.
-struct Net {
+pub(crate) struct Net {
     dir: tempfile::TempDir,
 }
 
@@ -31,13 +31,23 @@ fn base_port() -> u16 {
 }
 
 impl Net {
-    fn up(orgs: &str) -> Net {
+    pub(crate) fn up(orgs: &str) -> Net {
+        Net::up_with_env(orgs, &[])
+    }
+
+    /// As [`Net::up`], the node processes started with extra environment variables.
+    pub(crate) fn up_with_env(orgs: &str, env: &[(&str, &Path)]) -> Net {
         let dir = tempfile::tempdir().expect("tempdir");
         let net = Net { dir };
         let port = base_port().to_string();
         let init = teechain(&["network", "init", "--dir", net.d(), "--orgs", orgs, "--base-port", &port]);
         assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
-        let up = teechain(&["network", "up", "--dir", net.d()]);
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_teechain"));
+        cmd.args(["network", "up", "--dir", net.d()]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let up = cmd.output().expect("run teechain");
         assert!(
             up.status.success(),
             "up: {}{}",
@@ -47,19 +57,19 @@ impl Net {
         net
     }
 
-    fn d(&self) -> &str {
+    pub(crate) fn d(&self) -> &str {
         self.dir.path().to_str().expect("utf8 path")
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn config(&self) -> NetworkConfig {
+    pub(crate) fn config(&self) -> NetworkConfig {
         NetworkConfig::load(self.path()).expect("config")
     }
 
-    fn ok(&self, args: &[&str]) -> serde_json::Value {
+    pub(crate) fn ok(&self, args: &[&str]) -> serde_json::Value {
         let mut full = args.to_vec();
         full.push("--json");
         let out = teechain(&full);
@@ -73,7 +83,7 @@ impl Net {
     }
 
     /// A remote gateway and client as `user` of `org`, own organisation's nodes first.
-    fn client(&self, org: &str) -> (RemoteGateway, Client) {
+    pub(crate) fn client(&self, org: &str) -> (RemoteGateway, Client) {
         teechain_node::rpc::tls::install_crypto_provider();
         let config = self.config();
         let tls = ClientTls::for_user(self.path(), &config, org, "client").expect("tls");
@@ -86,7 +96,7 @@ impl Net {
     }
 
     /// Waits until every node reports the same height and tip.
-    fn agreed_height(&self) -> u64 {
+    pub(crate) fn agreed_height(&self) -> u64 {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let v = self.ok(&["network", "status", "--dir", self.d()]);
@@ -305,7 +315,7 @@ fn a_fourth_node_joins_catches_up_takes_part_and_can_be_removed() {
     assert_eq!(q["payload"], "106");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read dir") {
         let e = e.expect("entry");

@@ -12,6 +12,7 @@ use teechain_crypto::SigningIdentity;
 pub use teechain_node::{Gateway, NodeError, SubmitOutcome};
 use teechain_types::chaincode::{ChaincodeEvent, ChaincodeResponse, Invocation};
 use teechain_types::codec::encode;
+use teechain_types::collection::BLINDING_TRANSIENT_KEY;
 use teechain_types::tx::{
     transient_digest, EndorsedInvocation, LifecycleOp, Proposal, ProposalResponse, SignedProposal, TxBody, TxHeader,
     TxPayload,
@@ -67,6 +68,18 @@ pub struct Client {
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The transient map with a fresh blinding secret added (unless the caller chose one):
+/// private writes derive their blinding factors from it, so the hashes on the ledger
+/// cannot be tested against guessed values by anyone who never saw the proposal.
+pub fn with_blinding_secret(transient: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
+    let mut out = transient.to_vec();
+    if !out.iter().any(|(k, _)| k == BLINDING_TRANSIENT_KEY) {
+        let secret: [u8; 32] = rand::random();
+        out.push((BLINDING_TRANSIENT_KEY.to_string(), secret.to_vec()));
+    }
+    out
 }
 
 fn describe(id: &Identity) -> String {
@@ -161,8 +174,9 @@ impl Client {
         args: Vec<Vec<u8>>,
         transient: &[(String, Vec<u8>)],
     ) -> Result<(Transaction, ProposalResponse), ClientError> {
-        let proposal = self.propose(chaincode, function, args, transient);
-        let responses = gateway.endorse(&proposal, transient)?;
+        let transient = with_blinding_secret(transient);
+        let proposal = self.propose(chaincode, function, args, &transient);
+        let responses = gateway.endorse(&proposal, &transient)?;
         let tx = self.assemble(&proposal, &responses)?;
         let first = responses.into_iter().next().ok_or(ClientError::NoEndorsements)?;
         Ok((tx, first))

@@ -7,9 +7,13 @@
 /// The payment contract (cross-bank settlement; see `contracts/payment`).
 pub const PAYMENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/payment.wasm"));
 
+/// The asset-transfer contract (Fabric's secured asset transfer on blinded private data
+/// hashes; see `contracts/asset-transfer`).
+pub const ASSET_TRANSFER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/asset_transfer.wasm"));
+
 /// The testbed contract, which exercises every host function and limit of the runtime
 /// (see `contracts/testbed`). For tests only.
 pub const TESTBED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/testbed.wasm"));
 
 /// A contract's name and bytes, for listing.
-pub const ALL: &[(&str, &[u8])] = &[("payment", PAYMENT), ("testbed", TESTBED)];
+pub const ALL: &[(&str, &[u8])] = &[("asset-transfer", ASSET_TRANSFER), ("payment", PAYMENT), ("testbed", TESTBED)];

@@ -2,16 +2,18 @@
 
 use crate::platform::Platform;
 use crate::protocol::{
-    EnclaveInfo, EnclaveRequest, EnclaveResponse, FailureKind, Host, HostCall, HostReply, ProposalResponse,
+    EnclaveInfo, EnclaveRequest, EnclaveResponse, Endorsed, FailureKind, Host, HostCall, HostReply, ProposalResponse,
 };
 use std::collections::HashMap;
 use std::sync::RwLock;
 use teechain_chaincode_runtime::{CompiledChaincode, ExecutionLimits, Runtime, RuntimeError, Simulation};
 use teechain_crypto::{Msp, SigningIdentity};
 use teechain_types::chaincode::{
-    decode_definition, definition_state_key, Caller, HistoryEntry, InvocationContext, LIFECYCLE_NAMESPACE,
+    decode_definition, definition_state_key, Caller, ChaincodeDefinition, HistoryEntry, InvocationContext,
+    LIFECYCLE_NAMESPACE,
 };
 use teechain_types::codec::{decode, encode, Limits};
+use teechain_types::collection::{implicit_collection_org, CollectionAccess, HashedValue, PrivateValue, TxPrivateData};
 use teechain_types::state::{StateError, StateView};
 use teechain_types::tx::{transient_digest, ChaincodeRef, Endorsement, ProposalResponsePayload, SignedProposal};
 use teechain_types::{sha256, Hash32, VersionedValue};
@@ -122,9 +124,8 @@ impl Enclave {
         if transient_digest(&transient) != p.transient_digest {
             return Err(bad("transient data does not match the proposal's digest".into()));
         }
-        let state = OcallState { host };
         let name = &p.chaincode;
-        let def = state
+        let def = OcallState::public(host)
             .get(LIFECYCLE_NAMESPACE, &definition_state_key(name))
             .map_err(|e| (FailureKind::HostFailure, e.to_string()))?
             .ok_or_else(|| {
@@ -152,6 +153,15 @@ impl Enclave {
             timestamp_ms: p.header.timestamp_ms,
             transient,
         };
+        let state = OcallState {
+            host,
+            chaincode: Some(ChaincodeScope {
+                namespace: name,
+                def: &def,
+                channel: &self.msp,
+                node_org: &self.signer.identity().org,
+            }),
+        };
         let sim = self.runtime.execute(&code, name, &state, &ctx, &p.invocation).map_err(|e| match e {
             RuntimeError::State(e) => (FailureKind::HostFailure, e.to_string()),
             e => (FailureKind::ExecutionFailed, format!("chaincode '{name}': {e}")),
@@ -164,6 +174,8 @@ impl Enclave {
     }
 
     fn endorse(&self, sp: &SignedProposal, chaincode: ChaincodeRef, sim: Simulation) -> EnclaveResponse {
+        let private = (!sim.private_writes.is_empty())
+            .then(|| TxPrivateData { tx_id: sp.proposal.header.tx_id(), collections: sim.private_writes });
         let payload = ProposalResponsePayload {
             proposal_hash: sp.proposal.hash(),
             chaincode,
@@ -173,16 +185,38 @@ impl Enclave {
         };
         let signature = self.signer.sign(&payload.hash().0);
         let endorsement = Endorsement { endorser: self.signer.identity().clone(), signature };
-        EnclaveResponse::Endorsed(Box::new(ProposalResponse { payload, response: sim.response, endorsement }))
+        let response = ProposalResponse { payload, response: sim.response, endorsement };
+        EnclaveResponse::Endorsed(Box::new(Endorsed { response, private }))
     }
 }
 
-/// Committed state read through the host, from inside the enclave.
-struct OcallState<'a> {
-    host: &'a dyn Host,
+/// The chaincode an execution runs, for answering which collections it has.
+struct ChaincodeScope<'a> {
+    /// Its name: the state namespace.
+    namespace: &'a str,
+    /// Its committed definition (declared collections).
+    def: &'a ChaincodeDefinition,
+    /// The channel's organisations (each has an implicit collection).
+    channel: &'a Msp,
+    /// The organisation of this enclave's signer: the node's.
+    node_org: &'a str,
 }
 
-impl OcallState<'_> {
+/// Committed state read through the host, from inside the enclave. Which collections
+/// exist and whether this node is a member is decided here, from the chaincode
+/// definition and the enclave's own identity, not by the host.
+struct OcallState<'a> {
+    host: &'a dyn Host,
+    /// The chaincode being executed; without it there are no collections.
+    chaincode: Option<ChaincodeScope<'a>>,
+}
+
+impl<'a> OcallState<'a> {
+    /// A view of public state only.
+    fn public(host: &'a dyn Host) -> Self {
+        OcallState { host, chaincode: None }
+    }
+
     fn call(&self, call: HostCall) -> Result<HostReply, StateError> {
         let reply = self.host.ocall(&encode(&call));
         match decode::<HostReply>(&reply, Limits::RECORD) {
@@ -232,6 +266,68 @@ impl StateView for OcallState<'_> {
         };
         match self.call(call)? {
             HostReply::History(v) if v.len() <= limit => Ok(v),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn collection(&self, namespace: &str, collection: &str) -> Result<Option<CollectionAccess>, StateError> {
+        let Some(scope) = &self.chaincode else {
+            return Ok(None);
+        };
+        if namespace != scope.namespace {
+            return Ok(None);
+        }
+        if implicit_collection_org(collection).is_some_and(|org| !scope.channel.contains_org(org)) {
+            return Ok(None);
+        }
+        let Some(config) = scope.def.collection(collection) else {
+            return Ok(None);
+        };
+        let members = config.members();
+        let node_is_member = members.contains(scope.node_org);
+        Ok(Some(CollectionAccess { config, members, node_is_member }))
+    }
+
+    fn private_get(&self, namespace: &str, collection: &str, key: &[u8]) -> Result<Option<PrivateValue>, StateError> {
+        let call =
+            HostCall::PrivateGet { namespace: namespace.into(), collection: collection.into(), key: key.to_vec() };
+        match self.call(call)? {
+            HostReply::PrivateValue(v) => Ok(v),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn private_range(
+        &self,
+        namespace: &str,
+        collection: &str,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, PrivateValue)>, StateError> {
+        let call = HostCall::PrivateRange {
+            namespace: namespace.into(),
+            collection: collection.into(),
+            start: start.to_vec(),
+            end: end.to_vec(),
+            limit: limit.min(u32::MAX as usize) as u32,
+        };
+        match self.call(call)? {
+            HostReply::PrivateEntries(v) if v.len() <= limit => Ok(v),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn private_hash(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key_hash: &Hash32,
+    ) -> Result<Option<HashedValue>, StateError> {
+        let call =
+            HostCall::PrivateHash { namespace: namespace.into(), collection: collection.into(), key_hash: *key_hash };
+        match self.call(call)? {
+            HostReply::Hashed(v) => Ok(v),
             _ => Err(unexpected()),
         }
     }

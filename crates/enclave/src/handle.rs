@@ -1,7 +1,7 @@
 //! The host's typed view of an enclave.
 
 use crate::enclave::Enclave;
-use crate::protocol::{EnclaveInfo, EnclaveRequest, EnclaveResponse, FailureKind, Host, ProposalResponse};
+use crate::protocol::{EnclaveInfo, EnclaveRequest, EnclaveResponse, Endorsed, FailureKind, Host};
 use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::tx::SignedProposal;
@@ -79,13 +79,14 @@ impl EnclaveHandle {
         }
     }
 
-    /// Executes and endorses a proposal.
+    /// Executes and endorses a proposal: the signed response and, separately, the private
+    /// data behind its hashed private writes (for member nodes only).
     pub fn endorse(
         &self,
         host: &dyn Host,
         proposal: SignedProposal,
         transient: Vec<(String, Vec<u8>)>,
-    ) -> Result<ProposalResponse, EnclaveError> {
+    ) -> Result<Endorsed, EnclaveError> {
         match self.call(&EnclaveRequest::Endorse { proposal, transient }, host)? {
             EnclaveResponse::Endorsed(r) => Ok(*r),
             _ => Err(EnclaveError::Protocol("unexpected answer to Endorse".into())),

@@ -8,8 +8,15 @@
 //! changing.
 //!
 //! [`EnclaveHandle`] is the host's typed view of that boundary, and
-//! [`host::serve_ocall`] answers the enclave's state reads from any
+//! [`host::serve_ocall`] answers the enclave's state reads, public and private, from any
 //! [`teechain_types::state::StateView`].
+//!
+//! Private data: the enclave decides which collections a chaincode has (its definition
+//! and the channel's implicit per-organisation collections) and whether this node is a
+//! member (the organisation of its signing identity); the chaincode runtime applies the
+//! access rules. An endorsement ([`Endorsed`]) carries the private writes' values and
+//! blinding factors apart from the signed response, whose read-write set holds only
+//! their hashes.
 //!
 //! Platforms: only [`Platform::Virtual`] exists so far. It is software only, offers no
 //! protection from the machine's operator, and says INSECURE wherever it is shown.
@@ -20,6 +27,10 @@ pub mod host;
 mod platform;
 pub mod protocol;
 
+#[cfg(test)]
+mod tests;
+
 pub use enclave::{Enclave, EnclaveConfig};
 pub use handle::{EnclaveError, EnclaveHandle};
 pub use platform::Platform;
+pub use protocol::Endorsed;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use teechain_types::chaincode::{ChaincodeResponse, HistoryEntry};
+use teechain_types::collection::{HashedValue, PrivateValue, TxPrivateData};
 pub use teechain_types::tx::ProposalResponse;
 use teechain_types::tx::SignedProposal;
 use teechain_types::{Hash32, Identity, VersionedValue};
@@ -73,7 +74,7 @@ pub enum EnclaveResponse {
         code_hash: Hash32,
     },
     /// Answer to [`EnclaveRequest::Endorse`].
-    Endorsed(Box<ProposalResponse>),
+    Endorsed(Box<Endorsed>),
     /// Answer to [`EnclaveRequest::Evaluate`].
     Evaluated(ChaincodeResponse),
     /// Any request failed.
@@ -83,6 +84,18 @@ pub enum EnclaveResponse {
         /// Why.
         message: String,
     },
+}
+
+/// A successful endorsement: the signed proposal response and, apart from it, the private
+/// data behind its hashed private writes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endorsed {
+    /// The signed outcome (its read-write set holds private data only as hashes).
+    pub response: ProposalResponse,
+    /// The values and blinding factors of the transaction's private writes, per
+    /// collection; `None` when it wrote no private data. The host keeps it in its
+    /// transient store and sends it only to member nodes; it never enters a block.
+    pub private: Option<TxPrivateData>,
 }
 
 /// A call from the enclave to its host: reads of committed state.
@@ -115,6 +128,37 @@ pub enum HostCall {
         /// Most entries.
         limit: u32,
     },
+    /// One private key's value, on a member node.
+    PrivateGet {
+        /// Namespace (chaincode).
+        namespace: String,
+        /// Collection.
+        collection: String,
+        /// Key.
+        key: Vec<u8>,
+    },
+    /// A private key range `[start, end)`, on a member node.
+    PrivateRange {
+        /// Namespace (chaincode).
+        namespace: String,
+        /// Collection.
+        collection: String,
+        /// Inclusive start.
+        start: Vec<u8>,
+        /// Exclusive end; empty is unbounded.
+        end: Vec<u8>,
+        /// Most results.
+        limit: u32,
+    },
+    /// The on-ledger hash and version of a private key, which every node holds.
+    PrivateHash {
+        /// Namespace (chaincode).
+        namespace: String,
+        /// Collection.
+        collection: String,
+        /// The key's hash (`private_key_hash`).
+        key_hash: Hash32,
+    },
 }
 
 /// The host's answer to a [`HostCall`].
@@ -126,6 +170,12 @@ pub enum HostReply {
     Entries(Vec<(Vec<u8>, VersionedValue)>),
     /// Answer to `History`.
     History(Vec<HistoryEntry>),
+    /// Answer to `PrivateGet`.
+    PrivateValue(Option<PrivateValue>),
+    /// Answer to `PrivateRange`.
+    PrivateEntries(Vec<(Vec<u8>, PrivateValue)>),
+    /// Answer to `PrivateHash`.
+    Hashed(Option<HashedValue>),
     /// The host failed to answer.
     Error(String),
 }

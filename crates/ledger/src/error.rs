@@ -50,6 +50,54 @@ pub enum LedgerError {
         /// What does not match.
         reason: String,
     },
+    /// Private data given to a block's commit names another block or a transaction the
+    /// block does not have.
+    #[error("block {number}: private data names block {block} tx {tx}")]
+    PrivateNotInBlock {
+        /// The committed block's number.
+        number: u64,
+        /// The block named.
+        block: u64,
+        /// The transaction index named.
+        tx: u32,
+    },
+    /// A stored record has the wrong layout: the file is corrupt or from another version.
+    #[error("corrupt ledger record in {table}: {reason}")]
+    BadRecord {
+        /// Table the record came from.
+        table: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Private data offered for a transaction does not match the hashes its block holds
+    /// (tampered, or for another transaction); nothing was stored.
+    #[error(
+        "private data for block {block} tx {tx} collection {namespace}/{collection} does not match the block's hashes"
+    )]
+    PrivateDataMismatch {
+        /// Block number.
+        block: u64,
+        /// Transaction index in the block.
+        tx: u32,
+        /// Chaincode namespace.
+        namespace: String,
+        /// Collection.
+        collection: String,
+    },
+    /// The named transaction has no private writes to the collection: the block is not
+    /// committed, the index is out of range, the transaction is invalid or is not an
+    /// invocation of that chaincode, or it did not write the collection.
+    #[error("block {block} tx {tx} has no committed private writes to collection {namespace}/{collection}")]
+    NoPrivateWrites {
+        /// Block number.
+        block: u64,
+        /// Transaction index in the block.
+        tx: u32,
+        /// Chaincode namespace.
+        namespace: String,
+        /// Collection.
+        collection: String,
+    },
     /// A state read failed during validation.
     #[error(transparent)]
     State(#[from] StateError),

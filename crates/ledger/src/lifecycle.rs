@@ -5,6 +5,7 @@
 
 use teechain_types::chaincode::{decode_definition, definition_state_key, ChaincodeDefinition, LIFECYCLE_NAMESPACE};
 use teechain_types::codec::encode;
+use teechain_types::collection::check_collections;
 use teechain_types::policy::EndorsementPolicy;
 use teechain_types::state::{StateError, StateView};
 use teechain_types::{sha256, Hash32};
@@ -43,13 +44,18 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a definition on its own: name, sequence, policy syntax. Returns its policy.
-pub fn check_definition(def: &ChaincodeDefinition) -> Result<EndorsementPolicy, String> {
+/// Checks a definition against the channel's organisations: name, sequence, policy
+/// syntax, and its collections ([`check_collections`], whose message names the field at
+/// fault). Returns its policy. The validator marks a definition that fails it
+/// `LIFECYCLE_INVALID`; the CLI calls it before approving, to refuse early.
+pub fn check_definition(def: &ChaincodeDefinition, channel_orgs: &[String]) -> Result<EndorsementPolicy, String> {
     check_name(&def.name)?;
     if def.sequence == 0 {
         return Err("sequence starts at 1".into());
     }
-    EndorsementPolicy::parse(&def.endorsement_policy).map_err(|e| format!("endorsement policy: {e}"))
+    let policy = EndorsementPolicy::parse(&def.endorsement_policy).map_err(|e| format!("endorsement policy: {e}"))?;
+    check_collections(&def.collections, channel_orgs).map_err(|e| format!("collections: {e}"))?;
+    Ok(policy)
 }
 
 /// The committed definition of `name`, if any.

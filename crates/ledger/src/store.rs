@@ -1,7 +1,12 @@
 //! The redb-backed store: one file, one write transaction per block.
 
 use crate::error::LedgerError;
-use crate::tables::{self, meta, BLOCKS, HISTORY, META, STATE, TX_IDS};
+use crate::private::PrivateBlockData;
+use crate::pvt_store::{self, PvtTables};
+use crate::tables::{
+    self, meta, BLOCKS, HISTORY, META, PVT_EXPIRY, PVT_HASHED, PVT_HIST, PVT_MISSING, PVT_PURGED, PVT_STATE, STATE,
+    TX_IDS,
+};
 use crate::validate::{BlockOutcome, LedgerView};
 use redb::{Database, ReadOnlyTable, ReadableDatabase};
 use std::path::{Path, PathBuf};
@@ -9,6 +14,7 @@ use std::sync::Mutex;
 use teechain_types::block::data_hash;
 use teechain_types::chaincode::HistoryEntry;
 use teechain_types::codec::{decode, encode, Limits};
+use teechain_types::collection::{private_key_hash, HashedValue, PrivateValue, PrivateWrite};
 use teechain_types::state::{StateError, StateView};
 use teechain_types::{Block, Hash32, TxId, ValidationCode, Version, VersionedValue};
 
@@ -37,9 +43,9 @@ pub struct ChainSummary {
 }
 
 #[derive(Clone, Copy)]
-struct Tip {
-    height: u64,
-    last_hash: Hash32,
+pub(crate) struct Tip {
+    pub(crate) height: u64,
+    pub(crate) last_hash: Hash32,
 }
 
 /// A node's ledger in one redb file.
@@ -48,9 +54,11 @@ struct Tip {
 /// effects are on disk (redb's `Durability::Immediate`: fsync before return). When it
 /// returns `Err` or the process dies inside it, none of them are.
 pub struct Ledger {
-    db: Database,
+    pub(crate) db: Database,
     path: PathBuf,
-    tip: Mutex<Tip>,
+    /// Held by every write transaction, so commits and reconciliation writes see the
+    /// height they apply to.
+    pub(crate) tip: Mutex<Tip>,
 }
 
 impl Ledger {
@@ -66,6 +74,12 @@ impl Ledger {
             txn.open_table(HISTORY)?;
             txn.open_table(TX_IDS)?;
             txn.open_table(META)?;
+            txn.open_table(PVT_HASHED)?;
+            txn.open_table(PVT_STATE)?;
+            txn.open_table(PVT_HIST)?;
+            txn.open_table(PVT_MISSING)?;
+            txn.open_table(PVT_EXPIRY)?;
+            txn.open_table(PVT_PURGED)?;
         }
         txn.commit()?;
         let tip = {
@@ -116,6 +130,9 @@ impl Ledger {
             history: r.open_table(HISTORY)?,
             tx_ids: r.open_table(TX_IDS)?,
             blocks: r.open_table(BLOCKS)?,
+            pvt_hashed: r.open_table(PVT_HASHED)?,
+            pvt_state: r.open_table(PVT_STATE)?,
+            pvt_hist: r.open_table(PVT_HIST)?,
         })
     }
 
@@ -140,8 +157,23 @@ impl Ledger {
     /// the same write transaction, so the marker never runs ahead of or behind the blocks.
     pub fn commit_with_marker(
         &self,
+        block: Block,
+        outcome: &BlockOutcome,
+        marker: Option<&[u8]>,
+    ) -> Result<Hash32, LedgerError> {
+        self.commit_with_private(block, outcome, &PrivateBlockData::default(), marker)
+    }
+
+    /// As [`Ledger::commit_with_marker`], also storing the block's private data in the same
+    /// write transaction: the hashed private writes of `outcome` (every node), and on a
+    /// member node the values and missing records of `private` (from
+    /// [`crate::plan_private_commit`], whose checks against the block's hashes this trusts).
+    /// Values whose `blockToLive` ends with this block are removed in it too.
+    pub fn commit_with_private(
+        &self,
         mut block: Block,
         outcome: &BlockOutcome,
+        private: &PrivateBlockData,
         marker: Option<&[u8]>,
     ) -> Result<Hash32, LedgerError> {
         let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
@@ -158,6 +190,16 @@ impl Ledger {
                 codes: outcome.codes.len(),
                 txs: block.transactions.len(),
             });
+        }
+        let foreign = private
+            .stored
+            .iter()
+            .map(|s| s.version)
+            .chain(private.missing.iter().map(|m| Version { block: m.block, tx: m.tx }))
+            .chain(outcome.private_writes.iter().map(|w| w.version))
+            .find(|v| v.block != number || v.tx as usize >= block.transactions.len());
+        if let Some(v) = foreign {
+            return Err(LedgerError::PrivateNotInBlock { number, block: v.block, tx: v.tx });
         }
         block.validation = outcome.codes.clone();
         let hash = block.hash();
@@ -213,6 +255,7 @@ impl Ledger {
             if let Some(marker) = marker {
                 m.insert(meta::APPLIED, marker)?;
             }
+            PvtTables::open(&txn)?.apply_block(number, &outcome.private_writes, private)?;
         }
         txn.commit()?;
         *tip = Tip { height: number + 1, last_hash: hash };
@@ -293,6 +336,9 @@ pub struct Snapshot {
     history: ReadOnlyTable<&'static [u8], &'static [u8]>,
     tx_ids: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
     blocks: ReadOnlyTable<u64, &'static [u8]>,
+    pvt_hashed: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    pvt_state: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    pvt_hist: ReadOnlyTable<&'static [u8], &'static [u8]>,
 }
 
 impl Snapshot {
@@ -325,8 +371,41 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// The hashed state of a private key.
+    fn hashed(&self, namespace: &str, collection: &str, key_hash: &Hash32) -> Result<Option<HashedValue>, LedgerError> {
+        let hk = tables::pvt_hashed_key(namespace, collection, key_hash);
+        self.pvt_hashed.get(hk.as_slice())?.map(|v| pvt_store::parse_hashed(v.value())).transpose()
+    }
+
+    /// True when a private value written at `version` is past its collection's
+    /// `blockToLive` in this view (so a member node no longer holds it, received or not).
+    fn expired(&self, namespace: &str, collection: &str, version: Version) -> Result<bool, StateError> {
+        let btl = crate::lifecycle::committed_definition(self, namespace)?
+            .and_then(|d| d.collection(collection))
+            .map_or(0, |c| c.block_to_live);
+        Ok(btl > 0 && version.block.saturating_add(btl) < self.height)
+    }
+
+    /// The stored private write of a key at `version`, if this node holds it.
+    pub(crate) fn private_history_row(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key_hash: &Hash32,
+        version: Version,
+    ) -> Result<Option<PrivateWrite>, LedgerError> {
+        let k = tables::pvt_hist_key(namespace, collection, key_hash, version);
+        self.pvt_hist.get(k.as_slice())?.map(|v| pvt_store::parse_hist(v.value())).transpose()
+    }
+}
+
 fn storage(e: impl Into<redb::Error>) -> StateError {
     StateError(e.into().to_string())
+}
+
+fn state_err(e: LedgerError) -> StateError {
+    StateError(e.to_string())
 }
 
 impl StateView for Snapshot {
@@ -390,6 +469,78 @@ impl StateView for Snapshot {
         }
         out.reverse();
         Ok(out)
+    }
+
+    fn private_get(&self, namespace: &str, collection: &str, key: &[u8]) -> Result<Option<PrivateValue>, StateError> {
+        let key_hash = private_key_hash(namespace, collection, key);
+        let Some(hashed) = self.hashed(namespace, collection, &key_hash).map_err(state_err)? else {
+            return Ok(None);
+        };
+        let sk = tables::pvt_state_key(namespace, collection, key);
+        let record = self.pvt_state.get(sk.as_slice()).map_err(storage)?;
+        let record = record.map(|v| pvt_store::parse_state(v.value())).transpose().map_err(state_err)?;
+        match record {
+            Some(r) if r.version == hashed.version => {
+                Ok(r.value.map(|(blind, value)| PrivateValue { value, blind, version: r.version }))
+            }
+            // The value would have expired by now anyway: absent, whether it arrived or not.
+            _ if self.expired(namespace, collection, hashed.version)? => Ok(None),
+            // Never answer with an older value: the ledger says the key changed since.
+            _ => Err(StateError(format!(
+                "the private data of key hash {key_hash} in {namespace}/{collection} (written in block {} tx {})                  has not reached this node yet (reconciliation pending)",
+                hashed.version.block, hashed.version.tx
+            ))),
+        }
+    }
+
+    fn private_range(
+        &self,
+        namespace: &str,
+        collection: &str,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, PrivateValue)>, StateError> {
+        let prefix = tables::pvt_collection_prefix(namespace, collection);
+        let lo = tables::pvt_state_key(namespace, collection, start);
+        let hi = if end.is_empty() {
+            let mut h = prefix.clone();
+            if let Some(last) = h.last_mut() {
+                *last = 1;
+            }
+            h
+        } else {
+            tables::pvt_state_key(namespace, collection, end)
+        };
+        let mut out = Vec::new();
+        if lo >= hi {
+            return Ok(out);
+        }
+        for item in self.pvt_state.range(lo.as_slice()..hi.as_slice()).map_err(storage)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item.map_err(storage)?;
+            let key = &k.value()[prefix.len()..];
+            let record = pvt_store::parse_state(v.value()).map_err(state_err)?;
+            let Some((blind, value)) = record.value else { continue };
+            // Only values the hashed state still names: a key deleted or rewritten by a
+            // transaction whose data has not arrived is left out, not shown stale.
+            let current = self.hashed(namespace, collection, &private_key_hash(namespace, collection, key));
+            if current.map_err(state_err)?.is_some_and(|h| h.version == record.version) {
+                out.push((key.to_vec(), PrivateValue { value, blind, version: record.version }));
+            }
+        }
+        Ok(out)
+    }
+
+    fn private_hash(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key_hash: &Hash32,
+    ) -> Result<Option<HashedValue>, StateError> {
+        self.hashed(namespace, collection, key_hash).map_err(state_err)
     }
 }
 

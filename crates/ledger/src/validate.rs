@@ -5,21 +5,26 @@
 //! worker (a failing batch is re-checked one signature at a time to find the culprits).
 //! The second walks the transactions in order against committed state plus the writes
 //! of earlier valid transactions in the same block: duplicate ids, chaincode definition,
-//! endorsement policy, MVCC and phantom reads, lifecycle rules.
+//! private collections, endorsement policies, MVCC and phantom reads, MVCC of hashed
+//! private reads, lifecycle rules.
 
 use crate::error::LedgerError;
 use crate::lifecycle;
+use crate::private::HashedStateWrite;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use teechain_crypto::{BatchVerifier, Msp, VerifiedIdentity};
 use teechain_types::chaincode::{ChaincodeDefinition, HistoryEntry};
 use teechain_types::codec::encode;
+use teechain_types::collection::{implicit_collection_org, CollectionConfig, HashedValue};
 use teechain_types::hash::Signature;
 use teechain_types::policy::{EndorsementPolicy, PrincipalRole};
 use teechain_types::rwset::{in_range, range_digest, MAX_RANGE_RESULTS};
 use teechain_types::state::{StateError, StateView};
 use teechain_types::tx::{EndorsedInvocation, LifecycleOp, TxBody};
-use teechain_types::{sha256, Block, Hash32, Role, Transaction, TxId, ValidationCode, Version, VersionedValue};
+use teechain_types::{
+    sha256, Block, CollectionHashedRwSet, Hash32, Role, Transaction, TxId, ValidationCode, Version, VersionedValue,
+};
 
 /// Committed state plus the tx-id index: what validation reads.
 pub trait LedgerView: StateView {
@@ -47,12 +52,17 @@ pub struct BlockOutcome {
     pub codes: Vec<ValidationCode>,
     /// Writes of the valid transactions, in order.
     pub writes: Vec<StateWrite>,
+    /// Hashed private writes of the valid transactions, in order: every node applies them
+    /// to its hashed private state.
+    pub private_writes: Vec<HashedStateWrite>,
 }
 
 /// Validates blocks of one channel.
 pub struct BlockValidator {
     channel: String,
     msp: Arc<Msp>,
+    /// The channel's organisations (the membership is fixed for a validator's lifetime).
+    orgs: Vec<String>,
     lifecycle_policy: EndorsementPolicy,
     policies: Mutex<HashMap<String, Arc<EndorsementPolicy>>>,
 }
@@ -67,8 +77,9 @@ struct Prechecked {
 impl BlockValidator {
     /// A validator for `channel` whose members are `msp`'s organisations.
     pub fn new(channel: impl Into<String>, msp: Arc<Msp>) -> BlockValidator {
-        let lifecycle_policy = EndorsementPolicy::majority(&msp.org_names(), PrincipalRole::Admin);
-        BlockValidator { channel: channel.into(), msp, lifecycle_policy, policies: Mutex::new(HashMap::new()) }
+        let orgs = msp.org_names();
+        let lifecycle_policy = EndorsementPolicy::majority(&orgs, PrincipalRole::Admin);
+        BlockValidator { channel: channel.into(), msp, orgs, lifecycle_policy, policies: Mutex::new(HashMap::new()) }
     }
 
     /// The channel's membership.
@@ -79,8 +90,8 @@ impl BlockValidator {
     /// Validates `block` against `view` (state as of the previous block).
     pub fn validate(&self, view: &dyn LedgerView, block: &Block) -> Result<BlockOutcome, LedgerError> {
         let pre = self.precheck_all(&block.transactions);
-        let mut state = BlockState { view, overlay: BTreeMap::new() };
-        let mut outcome = BlockOutcome { codes: Vec::with_capacity(pre.len()), writes: Vec::new() };
+        let mut state = BlockState { view, overlay: BTreeMap::new(), private_overlay: BTreeMap::new() };
+        let mut outcome = BlockOutcome { codes: Vec::with_capacity(pre.len()), ..BlockOutcome::default() };
         let mut seen: HashSet<TxId> = HashSet::with_capacity(pre.len());
         for (i, (tx, pre)) in block.transactions.iter().zip(pre).enumerate() {
             let version = Version { block: block.header.number, tx: i as u32 };
@@ -91,7 +102,7 @@ impl BlockValidator {
                     if !seen.insert(tx_id) || view.tx_committed(&tx_id)? {
                         ValidationCode::DuplicateTxId
                     } else {
-                        self.check_stateful(&mut state, tx, &pre, version, &mut outcome.writes)?
+                        self.check_stateful(&mut state, tx, &pre, version, &mut outcome)?
                     }
                 }
             };
@@ -184,14 +195,14 @@ impl BlockValidator {
         tx: &Transaction,
         pre: &Prechecked,
         version: Version,
-        writes: &mut Vec<StateWrite>,
+        outcome: &mut BlockOutcome,
     ) -> Result<ValidationCode, LedgerError> {
         let Some(creator) = &pre.creator else {
             return Ok(ValidationCode::UnknownCreator);
         };
         match &tx.payload.body {
-            TxBody::Invoke(inv) => self.check_invoke(state, inv, pre, version, writes),
-            TxBody::Lifecycle(op) => self.check_lifecycle(state, op, creator, version, writes),
+            TxBody::Invoke(inv) => self.check_invoke(state, inv, pre, version, outcome),
+            TxBody::Lifecycle(op) => self.check_lifecycle(state, op, creator, version, &mut outcome.writes),
         }
     }
 
@@ -201,7 +212,7 @@ impl BlockValidator {
         inv: &EndorsedInvocation,
         pre: &Prechecked,
         version: Version,
-        writes: &mut Vec<StateWrite>,
+        outcome: &mut BlockOutcome,
     ) -> Result<ValidationCode, LedgerError> {
         let ns = inv.chaincode.as_str();
         let rwset = &inv.response.rwset;
@@ -215,8 +226,8 @@ impl BlockValidator {
         if cc.name != ns || cc.sequence != def.sequence || cc.code_hash != def.code_hash {
             return Ok(ValidationCode::ChaincodeNotDefined);
         }
-        let Some(policy) = self.policy(&def.endorsement_policy) else {
-            return Ok(ValidationCode::EndorsementPolicyFailure);
+        let Some(configs) = self.private_configs(&def, &rwset.private) else {
+            return Ok(ValidationCode::InvalidCollection);
         };
         // One signer per distinct endorser identity: a peer that signs twice counts once.
         let mut distinct: Vec<&Arc<VerifiedIdentity>> = Vec::new();
@@ -226,8 +237,30 @@ impl BlockValidator {
             }
         }
         let signers: Vec<(String, Role)> = distinct.iter().map(|e| (e.org.clone(), e.role)).collect();
-        if !policy.evaluate(&signers) {
-            return Ok(ValidationCode::EndorsementPolicyFailure);
+        // A collection's own policy replaces the chaincode's for the writes to it; the
+        // chaincode's covers public writes, collections without a policy, and read-only
+        // transactions (Fabric's rule).
+        let mut policies: Vec<&str> = Vec::new();
+        let mut chaincode_policy = !rwset.writes.is_empty();
+        let mut writes_anything = !rwset.writes.is_empty();
+        for (c, config) in rwset.private.iter().zip(&configs) {
+            if c.writes.is_empty() {
+                continue;
+            }
+            writes_anything = true;
+            match &config.endorsement_policy {
+                Some(p) => policies.push(p),
+                None => chaincode_policy = true,
+            }
+        }
+        if chaincode_policy || !writes_anything {
+            policies.push(&def.endorsement_policy);
+        }
+        for text in policies {
+            match self.policy(text) {
+                Some(policy) if policy.evaluate(&signers) => {}
+                _ => return Ok(ValidationCode::EndorsementPolicyFailure),
+            }
         }
         for r in &rwset.reads {
             if state.written_in_block(ns, &r.key) {
@@ -251,11 +284,69 @@ impl BlockValidator {
                 return Ok(ValidationCode::PhantomReadConflict);
             }
         }
+        for c in &rwset.private {
+            for r in &c.reads {
+                if state.private_written_in_block(ns, &c.collection, &r.key_hash) {
+                    return Ok(ValidationCode::MvccReadConflict);
+                }
+                let current = state.view.private_hash(ns, &c.collection, &r.key_hash)?.map(|h| h.version);
+                if current != r.version {
+                    return Ok(ValidationCode::MvccReadConflict);
+                }
+            }
+        }
         for w in &rwset.writes {
             state.write(ns, &w.key, w.value.clone());
-            writes.push(StateWrite { namespace: ns.to_string(), key: w.key.clone(), value: w.value.clone(), version });
+            outcome.writes.push(StateWrite {
+                namespace: ns.to_string(),
+                key: w.key.clone(),
+                value: w.value.clone(),
+                version,
+            });
+        }
+        for c in &rwset.private {
+            for w in &c.writes {
+                state.private_write(ns, &c.collection, w.key_hash, w.value_hash, version);
+                outcome.private_writes.push(HashedStateWrite {
+                    namespace: ns.to_string(),
+                    collection: c.collection.clone(),
+                    key_hash: w.key_hash,
+                    value_hash: w.value_hash,
+                    purge: w.purge,
+                    version,
+                });
+            }
         }
         Ok(ValidationCode::Valid)
+    }
+
+    /// The config of each collection of a transaction's private read-write sets, or
+    /// `None` when they are not acceptable: not strictly sorted by collection, reads or
+    /// writes not strictly sorted by key hash, a purge carrying a value hash, or a
+    /// collection the chaincode does not have (an implicit collection counts only for an
+    /// organisation of the channel).
+    fn private_configs(
+        &self,
+        def: &ChaincodeDefinition,
+        private: &[CollectionHashedRwSet],
+    ) -> Option<Vec<CollectionConfig>> {
+        if !private.windows(2).all(|p| p[0].collection < p[1].collection) {
+            return None;
+        }
+        let mut configs = Vec::with_capacity(private.len());
+        for c in private {
+            if !c.reads.windows(2).all(|r| r[0].key_hash < r[1].key_hash)
+                || !c.writes.windows(2).all(|w| w[0].key_hash < w[1].key_hash)
+                || c.writes.iter().any(|w| w.purge && w.value_hash.is_some())
+            {
+                return None;
+            }
+            if implicit_collection_org(&c.collection).is_some_and(|org| !self.msp.contains_org(org)) {
+                return None;
+            }
+            configs.push(def.collection(&c.collection)?);
+        }
+        Some(configs)
     }
 
     fn check_lifecycle(
@@ -270,7 +361,7 @@ impl BlockValidator {
             return Ok(ValidationCode::LifecycleUnauthorized);
         }
         let (LifecycleOp::Approve(def) | LifecycleOp::Commit(def)) = op;
-        if lifecycle::check_definition(def).is_err() {
+        if lifecycle::check_definition(def, &self.orgs).is_err() {
             return Ok(ValidationCode::LifecycleInvalid);
         }
         let current = state.definition(&def.name)?.map(|d| d.sequence).unwrap_or(0);
@@ -284,7 +375,7 @@ impl BlockValidator {
             }
             LifecycleOp::Commit(_) => {
                 let mut approvers = Vec::new();
-                for org in self.msp.org_names() {
+                for org in self.orgs.iter().cloned() {
                     let k = lifecycle::approval_key(&def.name, def.sequence, &org);
                     if state.get(lifecycle::NAMESPACE, &k)?.is_some_and(|v| v.value == hash.0) {
                         approvers.push((org, Role::Admin));
@@ -312,10 +403,15 @@ impl BlockValidator {
     }
 }
 
+/// A hashed private key: (namespace, collection, key hash).
+type PrivateKey = (String, String, Hash32);
+
 /// Committed state plus the writes of earlier valid transactions of the block.
 struct BlockState<'a> {
     view: &'a dyn LedgerView,
     overlay: BTreeMap<(String, Vec<u8>), Option<Vec<u8>>>,
+    /// Hashed private writes: the new value hash (`None`: deleted) and its version.
+    private_overlay: BTreeMap<PrivateKey, (Option<Hash32>, Version)>,
 }
 
 impl BlockState<'_> {
@@ -330,6 +426,14 @@ impl BlockState<'_> {
 
     fn write(&mut self, ns: &str, key: &[u8], value: Option<Vec<u8>>) {
         self.overlay.insert((ns.to_string(), key.to_vec()), value);
+    }
+
+    fn private_written_in_block(&self, ns: &str, collection: &str, key_hash: &Hash32) -> bool {
+        self.private_overlay.contains_key(&(ns.to_string(), collection.to_string(), *key_hash))
+    }
+
+    fn private_write(&mut self, ns: &str, collection: &str, key_hash: Hash32, value_hash: Option<Hash32>, v: Version) {
+        self.private_overlay.insert((ns.to_string(), collection.to_string(), key_hash), (value_hash, v));
     }
 }
 
@@ -354,6 +458,15 @@ impl StateView for BlockState<'_> {
 
     fn history(&self, ns: &str, key: &[u8], limit: usize) -> Result<Vec<HistoryEntry>, StateError> {
         self.view.history(ns, key, limit)
+    }
+
+    fn private_hash(&self, ns: &str, collection: &str, key_hash: &Hash32) -> Result<Option<HashedValue>, StateError> {
+        match self.private_overlay.get(&(ns.to_string(), collection.to_string(), *key_hash)) {
+            Some((value_hash, version)) => {
+                Ok(value_hash.map(|value_hash| HashedValue { value_hash, version: *version }))
+            }
+            None => self.view.private_hash(ns, collection, key_hash),
+        }
     }
 }
 

@@ -3,6 +3,9 @@
 /// A child process committing blocks is killed with SIGKILL; the ledger must reopen at
 /// a whole block with an intact hash chain and state matching its height.
 mod crash;
+/// Private data collections: hashed state, member storage, planning, reconciliation,
+/// blockToLive, purge, and the validator's collection rules.
+mod private;
 /// Commit rules: next block only, data hash checked, history and tx-id indexes.
 mod store;
 
@@ -55,5 +58,5 @@ pub(crate) fn block_with_writes(number: u64, previous: Hash32, txs: usize, value
             version,
         });
     }
-    (block, BlockOutcome { codes: vec![ValidationCode::Valid; txs], writes })
+    (block, BlockOutcome { codes: vec![ValidationCode::Valid; txs], writes, private_writes: Vec::new() })
 }

@@ -83,6 +83,10 @@ pub enum NodeError {
     /// (the peer service admits only peer certificates).
     #[error("permission denied: {0}")]
     PermissionDenied(String),
+    /// Private data could not reach enough member nodes (`requiredPeerCount`): the
+    /// endorsement is withheld, since the data could be lost with this node.
+    #[error("private data dissemination failed: {0}")]
+    Dissemination(String),
     /// The remote node failed in a way that does not cross the wire as a typed error
     /// (its storage, files or keys); its message is kept.
     #[error("remote node failed: {0}")]

@@ -14,8 +14,10 @@ mod error;
 mod gateway;
 mod local;
 mod peer;
+pub mod private;
 pub mod rpc;
 pub mod service;
+pub mod transient;
 
 pub use error::NodeError;
 pub use gateway::{Gateway, SubmitOutcome};

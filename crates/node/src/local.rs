@@ -182,9 +182,29 @@ impl Gateway for LocalNetwork {
         })?;
         let policy = EndorsementPolicy::parse(&def.endorsement_policy)
             .map_err(|e| NodeError::Invalid(format!("endorsement policy of '{name}': {e}")))?;
-        // One node per organisation the policy names: enough for any policy over
+        let mut orgs = policy.orgs();
+        for c in &def.collections {
+            if let Some(ep) = c.endorsement_policy.as_deref().and_then(|p| EndorsementPolicy::parse(p).ok()) {
+                orgs.extend(ep.orgs());
+            }
+        }
+        // One node per organisation the policies name: enough for any policy over
         // `member`/`peer` principals of distinct organisations.
-        policy.orgs().iter().map(|org| self.peer_of(org)?.endorse(proposal, transient)).collect()
+        let mut out = Vec::with_capacity(orgs.len());
+        for org in &orgs {
+            let endorser = self.peer_of(org)?;
+            let endorsed = endorser.endorse(proposal, transient)?;
+            if let Some(data) = &endorsed.private {
+                // In-process dissemination: straight into the member peers' stores.
+                for p in self.peers.iter().filter(|p| p.name() != endorser.name()) {
+                    if let Some(part) = p.part_for(data, p.org())? {
+                        p.transient().put(part, p.ledger().height());
+                    }
+                }
+            }
+            out.push(endorsed.response);
+        }
+        Ok(out)
     }
 
     fn submit(&self, tx: Transaction) -> Result<SubmitOutcome, NodeError> {

@@ -1,16 +1,19 @@
 //! One node: ledger, enclave, validator.
 
 use crate::error::NodeError;
+use crate::transient::{TransientStore, DEFAULT_RETENTION_BLOCKS};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use teechain_chaincode_runtime::ExecutionLimits;
 use teechain_crypto::{Msp, SigningIdentity};
 use teechain_enclave::host::ViewHost;
+use teechain_enclave::Endorsed;
 use teechain_enclave::{Enclave, EnclaveConfig, EnclaveHandle, Platform};
 use teechain_ledger::lifecycle;
 use teechain_ledger::{BlockOutcome, BlockValidator, Ledger};
 use teechain_types::chaincode::{ChaincodeDefinition, ChaincodeResponse};
-use teechain_types::tx::{ProposalResponse, SignedProposal};
+use teechain_types::collection::{implicit_collection_org, CollectionConfig, TxPrivateData};
+use teechain_types::tx::SignedProposal;
 use teechain_types::{Block, Hash32};
 
 /// One node of an organisation.
@@ -21,6 +24,7 @@ pub struct Peer {
     ledger: Ledger,
     enclave: EnclaveHandle,
     validator: BlockValidator,
+    transient: TransientStore,
 }
 
 impl Peer {
@@ -51,6 +55,7 @@ impl Peer {
             ledger,
             enclave: EnclaveHandle::in_process(enclave),
             validator: BlockValidator::new(channel, msp),
+            transient: TransientStore::new(DEFAULT_RETENTION_BLOCKS),
         };
         peer.reinstall()?;
         Ok(peer)
@@ -133,20 +138,67 @@ impl Peer {
             .collect()
     }
 
-    /// Executes and endorses a proposal in the enclave against committed state.
-    pub fn endorse(
-        &self,
-        proposal: &SignedProposal,
-        transient: &[(String, Vec<u8>)],
-    ) -> Result<ProposalResponse, NodeError> {
+    /// Executes and endorses a proposal in the enclave against committed state. The
+    /// private data it wrote is kept in the transient store for the collections this
+    /// node's organisation is a member of, and returned for dissemination.
+    pub fn endorse(&self, proposal: &SignedProposal, transient: &[(String, Vec<u8>)]) -> Result<Endorsed, NodeError> {
         let snap = self.ledger.snapshot()?;
         let host = ViewHost(&snap);
-        match self.enclave.endorse(&host, proposal.clone(), transient.to_vec()) {
+        let endorsed = match self.enclave.endorse(&host, proposal.clone(), transient.to_vec()) {
             Err(e) if missing_code(&e) => {
                 self.reinstall()?;
-                Ok(self.enclave.endorse(&host, proposal.clone(), transient.to_vec())?)
+                self.enclave.endorse(&host, proposal.clone(), transient.to_vec())?
             }
-            r => Ok(r?),
+            r => r?,
+        };
+        if let Some(data) = &endorsed.private {
+            if let Some(mine) = self.part_for(data, &self.org)? {
+                self.transient.put(mine, snap.height());
+            }
+        }
+        Ok(endorsed)
+    }
+
+    /// The transient store.
+    pub fn transient(&self) -> &TransientStore {
+        &self.transient
+    }
+
+    /// The config of a chaincode's collection (implicit ones only for channel
+    /// organisations).
+    pub fn collection(&self, namespace: &str, collection: &str) -> Result<Option<CollectionConfig>, NodeError> {
+        let Some(def) = self.definition(namespace)? else {
+            return Ok(None);
+        };
+        if implicit_collection_org(collection).is_some_and(|org| !self.validator.msp().contains_org(org)) {
+            return Ok(None);
+        }
+        Ok(def.collection(collection))
+    }
+
+    /// The part of `data` for the collections `org` is a member of, if any.
+    pub fn part_for(&self, data: &TxPrivateData, org: &str) -> Result<Option<TxPrivateData>, NodeError> {
+        let mut collections = Vec::new();
+        for c in &data.collections {
+            if self.collection(&c.namespace, &c.collection)?.is_some_and(|cfg| cfg.is_member(org)) {
+                collections.push(c.clone());
+            }
+        }
+        Ok((!collections.is_empty()).then_some(TxPrivateData { tx_id: data.tx_id, collections }))
+    }
+
+    /// Keeps private data another node disseminated, for the collections this node's
+    /// organisation is a member of; refuses data of no such collection.
+    pub fn accept_private(&self, data: TxPrivateData) -> Result<(), NodeError> {
+        match self.part_for(&data, &self.org)? {
+            Some(mine) => {
+                self.transient.put(mine, self.ledger.height());
+                Ok(())
+            }
+            None => Err(NodeError::PermissionDenied(format!(
+                "{} of {} is not a member of any collection in the private data offered",
+                self.name, self.org
+            ))),
         }
     }
 
@@ -177,8 +229,21 @@ impl Peer {
     pub fn commit_block_with_marker(&self, block: Block, marker: Option<&[u8]>) -> Result<BlockOutcome, NodeError> {
         let snap = self.ledger.snapshot()?;
         let outcome = self.validator.validate(&snap, &block)?;
+        let private = teechain_ledger::plan_private_commit(&snap, &block, &outcome.codes, &self.org, &mut |id| {
+            self.transient.candidates(id)
+        })?;
         drop(snap);
-        self.ledger.commit_with_marker(block, &outcome, marker)?;
+        if !private.missing.is_empty() {
+            tracing::info!(
+                block = block.header.number,
+                missing = private.missing.len(),
+                "private data not received before commit; reconciliation will pull it"
+            );
+        }
+        let tx_ids: Vec<_> = block.transactions.iter().map(|tx| tx.tx_id()).collect();
+        self.ledger.commit_with_private(block, &outcome, &private, marker)?;
+        self.transient.remove(tx_ids);
+        self.transient.purge(self.ledger.height());
         Ok(outcome)
     }
 }

@@ -10,12 +10,13 @@ use crate::config::{self, NetworkConfig, NodeEntry, NodeFile};
 use crate::error::NodeError;
 use crate::gateway::SubmitOutcome;
 use crate::peer::Peer;
+use crate::private::{PeerClients, PrivateDataService};
 use crate::rpc::{
     self, ChaincodeEventRecord, ClientTls, EventStream, NodeApi, NodeStatus, PeerClient, ServerTls, Transient,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use teechain_consensus::{
     AppliedMarker, ApplyError, BlockApplier, BlockProposal, ConsensusError, NodeId, Orderer, OrdererConfig,
@@ -25,6 +26,7 @@ use teechain_crypto::Msp;
 use teechain_ledger::LedgerError;
 use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::codec::{decode, encode, Limits};
+use teechain_types::collection::{CollectionPrivateWrites, TxPrivateData};
 use teechain_types::policy::EndorsementPolicy;
 use teechain_types::tx::{ProposalResponse, SignedProposal, TxBody};
 use teechain_types::{Block, Role, Transaction, TxId, ValidationCode};
@@ -127,20 +129,7 @@ impl BlockApplier for LedgerApplier {
 
 /// Raft messages over the peer gRPC service, one reused connection per peer.
 pub struct GrpcRaftTransport {
-    tls: ClientTls,
-    clients: Mutex<HashMap<String, PeerClient>>,
-}
-
-impl GrpcRaftTransport {
-    fn client(&self, address: &str) -> Result<PeerClient, NodeError> {
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = clients.get(address) {
-            return Ok(c.clone());
-        }
-        let c = PeerClient::new(address, &self.tls)?;
-        clients.insert(address.to_string(), c.clone());
-        Ok(c)
-    }
+    clients: Arc<PeerClients>,
 }
 
 fn kind_number(kind: RaftRpcKind) -> u32 {
@@ -157,7 +146,7 @@ impl RaftTransport for GrpcRaftTransport {
         body: Vec<u8>,
     ) -> Result<Vec<u8>, TransportError> {
         let unreachable = |reason: String| TransportError::Unreachable { target, address: address.to_string(), reason };
-        let client = self.client(address).map_err(|e| unreachable(e.to_string()))?;
+        let client = self.clients.get(address).map_err(|e| unreachable(e.to_string()))?;
         client.raft(kind_number(kind), body).await.map_err(|e| match e {
             NodeError::Unavailable(r) | NodeError::Timeout(r) => unreachable(r),
             other => TransportError::Failed { target, reason: other.to_string() },
@@ -171,8 +160,8 @@ pub struct NodeService {
     me: NodeEntry,
     peer: Arc<Peer>,
     orderer: OnceLock<Orderer>,
-    tls: ClientTls,
-    peers: Mutex<HashMap<String, PeerClient>>,
+    clients: Arc<PeerClients>,
+    private: Arc<PrivateDataService>,
     height: watch::Receiver<u64>,
     events: broadcast::Sender<ChaincodeEventRecord>,
 }
@@ -183,13 +172,7 @@ impl NodeService {
     }
 
     fn peer_client(&self, address: &str) -> Result<PeerClient, NodeError> {
-        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = peers.get(address) {
-            return Ok(c.clone());
-        }
-        let c = PeerClient::new(address, &self.tls)?;
-        peers.insert(address.to_string(), c.clone());
-        Ok(c)
+        self.clients.get(address)
     }
 
     async fn blocking<T: Send + 'static>(
@@ -259,7 +242,7 @@ impl NodeApi for NodeService {
         // Read-your-writes through the asking gateway: wait briefly for the blocks it has.
         let mut height = self.height.clone();
         let _ = tokio::time::timeout(MIN_HEIGHT_WAIT, height.wait_for(|h| *h >= min_height)).await;
-        self.blocking(move |p| p.endorse(&proposal, &transient)).await
+        self.private.endorse(proposal, transient).await
     }
 
     async fn endorse(
@@ -274,18 +257,20 @@ impl NodeApi for NodeService {
         })?;
         let policy = EndorsementPolicy::parse(&def.endorsement_policy)
             .map_err(|e| NodeError::Invalid(format!("endorsement policy of '{name}': {e}")))?;
+        // A collection's own endorsement policy may name organisations the chaincode's
+        // does not; ask those too, so either policy can be met.
+        let mut orgs = policy.orgs();
+        for c in &def.collections {
+            if let Some(ep) = c.endorsement_policy.as_deref().and_then(|p| EndorsementPolicy::parse(p).ok()) {
+                orgs.extend(ep.orgs());
+            }
+        }
         let mut calls = Vec::new();
-        for org in policy.orgs() {
+        for org in orgs {
             let (proposal, transient) = (proposal.clone(), transient.clone());
             if org == self.me.org {
-                calls.push(tokio::spawn({
-                    let peer = self.peer.clone();
-                    async move {
-                        tokio::task::spawn_blocking(move || peer.endorse(&proposal, &transient))
-                            .await
-                            .map_err(|e| NodeError::Unavailable(format!("worker failed: {e}")))?
-                    }
-                }));
+                let private = self.private.clone();
+                calls.push(tokio::spawn(async move { private.endorse(proposal, transient).await }));
             } else {
                 let node =
                     self.config.nodes.iter().find(|n| n.org == org).ok_or_else(|| NodeError::NoPeerOf(org.clone()))?;
@@ -417,6 +402,21 @@ impl NodeApi for NodeService {
         });
         Box::pin(past.chain(live))
     }
+
+    async fn push_private(&self, from_org: String, data: TxPrivateData) -> Result<(), NodeError> {
+        self.private.accept(from_org, data).await
+    }
+
+    async fn pull_private(
+        &self,
+        from_org: String,
+        block: u64,
+        tx: u32,
+        namespace: String,
+        collection: String,
+    ) -> Result<Option<CollectionPrivateWrites>, NodeError> {
+        self.private.serve_pull(from_org, block, tx, namespace, collection).await
+    }
 }
 
 /// Longest an endorser waits to reach the asking gateway's height before it endorses
@@ -499,6 +499,7 @@ pub async fn run(
 ) -> Result<(), NodeError> {
     rpc::tls::install_crypto_provider();
     let NodeSetup { dir, config, me } = setup;
+    rpc::wiretap::start(&me.name);
     let orgs = config.msp_orgs()?;
     let msp = Arc::new(Msp::new(&orgs)?);
     let signer = config::load_identity(&config::peer_identity_dir(&dir, &me.org, &me.identity), &me.org)?;
@@ -508,14 +509,23 @@ pub async fn run(
     let (events, _) = broadcast::channel(4096);
     let applier = Arc::new(LedgerApplier { peer: peer.clone(), height: height_tx, events: events.clone() });
     let tls = ClientTls::for_node(&dir, &config, &me)?;
-    let transport = Arc::new(GrpcRaftTransport { tls: tls.clone(), clients: Mutex::new(HashMap::new()) });
+    let clients = Arc::new(PeerClients::new(tls));
+    let transport = Arc::new(GrpcRaftTransport { clients: clients.clone() });
+    let private = Arc::new(PrivateDataService::new(
+        peer.clone(),
+        me.clone(),
+        config.active_nodes().cloned().collect(),
+        clients.clone(),
+    ));
+    let (stop_reconciler, reconciler_stop) = watch::channel(false);
+    let reconciler = tokio::spawn(private.clone().reconcile(reconciler_stop));
     let service = Arc::new(NodeService {
         config: config.clone(),
         me: me.clone(),
         peer,
         orderer: OnceLock::new(),
-        tls,
-        peers: Mutex::new(HashMap::new()),
+        clients,
+        private,
         height: height_rx,
         events,
     });
@@ -543,6 +553,8 @@ pub async fn run(
     shutdown.await;
     tracing::info!(node = %me.name, "shutting down");
     let started = Instant::now();
+    let _ = stop_reconciler.send(true);
+    let _ = reconciler.await;
     let _ = orderer.shutdown().await;
     server.shutdown().await?;
     tracing::info!(node = %me.name, took_ms = started.elapsed().as_millis() as u64, "stopped");

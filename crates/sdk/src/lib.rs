@@ -20,10 +20,6 @@
 //! A [`Refusal`] becomes a response with status 400 and its message; a panic ends the
 //! execution with the panic message as a runtime error (no state change is endorsed).
 //!
-//! The private-data methods return `Result` for the errors a host reports (an unknown
-//! collection, a non-member reading); the current runtime has no collections yet and
-//! ends the execution with its `PrivateDataUnsupported` error instead.
-//!
 //! Every invocation gets a fresh linear memory whose initial pages the runtime zeroes, so
 //! build contracts with a small stack (`contracts/.cargo/config.toml` sets 64 KiB with
 //! `-C link-arg=-zstack-size=65536`; Rust's default is 1 MiB).
@@ -34,6 +30,24 @@
 //!
 //! The calling convention is documented in the `teechain-chaincode-runtime` crate; the
 //! shared names and codes are in [`teechain_types::chaincode::abi`].
+//!
+//! # Private data
+//!
+//! The private-data methods ([`Stub::get_private`], [`Stub::put_private`],
+//! [`Stub::del_private`], [`Stub::purge_private`], [`Stub::get_private_hash`],
+//! [`Stub::get_private_opening`], [`Stub::get_private_range`]) work on the chaincode's
+//! private data collections: the declared ones and every channel organisation's implicit
+//! `_implicit_org_<org>`. They return [`SdkError::Host`] with the host's reason when the
+//! host refuses: an unknown collection, a client of a non-member organisation reading a
+//! `memberOnlyRead` collection or writing a `memberOnlyWrite` one, a read of values on a
+//! node whose organisation is not a member (it holds only hashes; the hash is readable
+//! everywhere), or a write without the proposal's blinding secret (the client SDK puts
+//! one in every proposal's transient map). Chaincode typically turns the error into a
+//! [`Refusal`] with `?`. Reads after a write in the same invocation see the pending
+//! write. The ledger holds only hashes of private keys and of blinded values;
+//! [`Stub::get_private_opening`] returns the value with its blinding factor, which
+//! together prove the value to anyone holding the ledger (see
+//! `teechain_types::collection::private_value_hash`).
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -245,7 +259,8 @@ impl Stub {
         fallible_bytes(code)
     }
 
-    /// Writes `value` under `key` in private data collection `collection`.
+    /// Writes `value` under `key` in private data collection `collection`; the ledger
+    /// records only hashes of the key and of the blinded value.
     pub fn put_private(&mut self, collection: &str, key: &[u8], value: &[u8]) -> Result<(), SdkError> {
         // SAFETY: the pointers and lengths describe live slices.
         let code = unsafe {
@@ -258,17 +273,40 @@ impl Stub {
                 value.len(),
             )
         };
-        fallible_bytes(code).map(drop)
+        fallible_unit(code)
     }
 
-    /// Deletes `key` from private data collection `collection`.
+    /// Deletes `key` from private data collection `collection`. Member nodes keep the
+    /// key's earlier values in their private history; see [`Stub::purge_private`].
     pub fn del_private(&mut self, collection: &str, key: &[u8]) -> Result<(), SdkError> {
         // SAFETY: the pointers and lengths describe live slices.
         let code = unsafe { sys::private_del(collection.as_ptr(), collection.len(), key.as_ptr(), key.len()) };
-        fallible_bytes(code).map(drop)
+        fallible_unit(code)
     }
 
-    /// The on-ledger hash of `key` in collection `collection`, readable by non-members.
+    /// Deletes `key` from private data collection `collection` and, when the transaction
+    /// commits, removes its value and stored history from member nodes; the blocks keep
+    /// the hashes as proof.
+    pub fn purge_private(&mut self, collection: &str, key: &[u8]) -> Result<(), SdkError> {
+        // SAFETY: the pointers and lengths describe live slices.
+        let code = unsafe { sys::private_purge(collection.as_ptr(), collection.len(), key.as_ptr(), key.len()) };
+        fallible_unit(code)
+    }
+
+    /// The value of `key` in collection `collection` with its blinding factor: the
+    /// opening of its on-ledger hash (`private_value_hash(&blind, &value)`). Same access
+    /// rules as [`Stub::get_private`].
+    pub fn get_private_opening(&mut self, collection: &str, key: &[u8]) -> Result<Option<PrivateOpening>, SdkError> {
+        // SAFETY: the pointers and lengths describe live slices.
+        let code = unsafe { sys::private_opening(collection.as_ptr(), collection.len(), key.as_ptr(), key.len()) };
+        match fallible_bytes(code)? {
+            None => Ok(None),
+            Some(bytes) => PrivateOpening::from_staged(bytes).map(Some),
+        }
+    }
+
+    /// The on-ledger hash of the value of `key` in collection `collection` (of the
+    /// pending value after a write in this invocation), readable by non-members.
     pub fn get_private_hash(&mut self, collection: &str, key: &[u8]) -> Result<Option<Hash32>, SdkError> {
         // SAFETY: the pointers and lengths describe live slices.
         let code = unsafe { sys::private_hash(collection.as_ptr(), collection.len(), key.as_ptr(), key.len()) };
@@ -280,7 +318,8 @@ impl Stub {
         }
     }
 
-    /// Keys in `[start, end)` of collection `collection` with their values, in key order.
+    /// Keys in `[start, end)` (an empty `end` is unbounded) of collection `collection` with
+    /// their values, in key order, including this invocation's own writes.
     pub fn get_private_range(&mut self, collection: &str, start: &[u8], end: &[u8]) -> Result<KvPairs, SdkError> {
         // SAFETY: the pointers and lengths describe live slices.
         let code = unsafe {
@@ -295,6 +334,34 @@ impl Stub {
         };
         let bytes = fallible_bytes(code)?.unwrap_or_default();
         wire::decode_pairs(&bytes).map_err(|reason| SdkError::Decode { what: "private range results", reason })
+    }
+}
+
+/// A private value with its blinding factor: the opening of its on-ledger hash, which
+/// proves the value to anyone holding the ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrivateOpening {
+    /// The value.
+    pub value: Vec<u8>,
+    /// Its blinding factor: `private_value_hash(&blind, &value)` is the on-ledger hash.
+    pub blind: Hash32,
+}
+
+impl PrivateOpening {
+    /// Splits what the host staged: the 32-byte blinding factor, then the value.
+    fn from_staged(mut bytes: Vec<u8>) -> Result<Self, SdkError> {
+        if bytes.len() < 32 {
+            return Err(SdkError::Decode {
+                what: "private data opening",
+                reason: format!("{} bytes, expected at least 32", bytes.len()),
+            });
+        }
+        let value = bytes.split_off(32);
+        let blind = <[u8; 32]>::try_from(bytes.as_slice()).map(Hash32).map_err(|_| SdkError::Decode {
+            what: "private data opening",
+            reason: "blinding factor is not 32 bytes".into(),
+        })?;
+        Ok(PrivateOpening { value, blind })
     }
 }
 
@@ -334,6 +401,15 @@ fn fallible_bytes(code: i32) -> Result<Option<Vec<u8>>, SdkError> {
             Err(SdkError::Host(String::from_utf8_lossy(&message).into_owned()))
         }
         n if n >= 0 => Ok(Some(take_result(n as usize))),
+        other => Err(SdkError::UnknownStatus(other)),
+    }
+}
+
+/// A call that yields no bytes: 0 is success, [`abi::HOST_ERROR`] the staged message.
+fn fallible_unit(code: i32) -> Result<(), SdkError> {
+    match code {
+        0 => Ok(()),
+        abi::HOST_ERROR => fallible_bytes(code).map(drop),
         other => Err(SdkError::UnknownStatus(other)),
     }
 }
@@ -432,7 +508,9 @@ mod sys {
             value_len: usize,
         ) -> i32;
         pub(crate) fn private_del(coll: *const u8, coll_len: usize, key: *const u8, key_len: usize) -> i32;
+        pub(crate) fn private_purge(coll: *const u8, coll_len: usize, key: *const u8, key_len: usize) -> i32;
         pub(crate) fn private_hash(coll: *const u8, coll_len: usize, key: *const u8, key_len: usize) -> i32;
+        pub(crate) fn private_opening(coll: *const u8, coll_len: usize, key: *const u8, key_len: usize) -> i32;
         pub(crate) fn private_range(
             coll: *const u8,
             coll_len: usize,
@@ -501,10 +579,35 @@ mod sys {
     pub(crate) unsafe fn private_del(_: *const u8, _: usize, _: *const u8, _: usize) -> i32 {
         absent()
     }
+    pub(crate) unsafe fn private_purge(_: *const u8, _: usize, _: *const u8, _: usize) -> i32 {
+        absent()
+    }
     pub(crate) unsafe fn private_hash(_: *const u8, _: usize, _: *const u8, _: usize) -> i32 {
+        absent()
+    }
+    pub(crate) unsafe fn private_opening(_: *const u8, _: usize, _: *const u8, _: usize) -> i32 {
         absent()
     }
     pub(crate) unsafe fn private_range(_: *const u8, _: usize, _: *const u8, _: usize, _: *const u8, _: usize) -> i32 {
         absent()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teechain_types::collection::private_value_hash;
+
+    #[test]
+    fn openings_split_blind_and_value() {
+        let blind = Hash32([9; 32]);
+        let mut staged = blind.0.to_vec();
+        staged.extend_from_slice(b"90");
+        let opening = PrivateOpening::from_staged(staged).unwrap();
+        assert_eq!(opening, PrivateOpening { value: b"90".to_vec(), blind });
+        assert_eq!(private_value_hash(&opening.blind, &opening.value), private_value_hash(&blind, b"90"));
+        let empty = PrivateOpening::from_staged(blind.0.to_vec()).unwrap();
+        assert!(empty.value.is_empty());
+        assert!(matches!(PrivateOpening::from_staged(vec![1; 31]), Err(SdkError::Decode { .. })));
     }
 }

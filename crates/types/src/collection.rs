@@ -270,7 +270,7 @@ mod tests {
             (CollectionConfig { endorsement_policy: Some("AND(".into()), ..config() }, "endorsementPolicy"),
         ];
         for (c, field) in cases {
-            let e = check_collections(&[c.clone()], &orgs()).unwrap_err();
+            let e = check_collections(std::slice::from_ref(&c), &orgs()).unwrap_err();
             assert_eq!(e.field, field, "{c:?}: {e}");
         }
         let e = check_collections(&[config(), config()], &orgs()).unwrap_err();

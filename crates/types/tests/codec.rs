@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use teechain_types::chaincode::{ChaincodeDefinition, ChaincodeEvent, Invocation};
 use teechain_types::codec::{decode, encode, Limits};
-use teechain_types::collection::CollectionConfig;
+use teechain_types::collection::{CollectionConfig, CollectionPrivateWrites, PrivateWrite, TxPrivateData};
 use teechain_types::hash::Signature;
 use teechain_types::tx::{
     ChaincodeRef, EndorsedInvocation, Endorsement, LifecycleOp, ProposalResponsePayload, SignedProposal, TxBody,
@@ -194,7 +194,32 @@ fn transaction() -> impl Strategy<Value = Transaction> {
         .prop_map(|(header, body, signature)| Transaction { payload: TxPayload { header, body }, signature })
 }
 
+fn private_data() -> impl Strategy<Value = TxPrivateData> {
+    let write = (bytes(16), prop::option::of(bytes(32)), hash(), any::<bool>())
+        .prop_map(|(key, value, blind, purge)| PrivateWrite { key, value, blind, purge });
+    let coll = ("[a-z]{1,8}", "[a-z_]{1,12}", prop::collection::vec(write, 0..4))
+        .prop_map(|(namespace, collection, writes)| CollectionPrivateWrites { namespace, collection, writes });
+    (hash(), prop::collection::vec(coll, 0..3)).prop_map(|(tx_id, collections)| TxPrivateData { tx_id, collections })
+}
+
 proptest! {
+    #[test]
+    fn private_data_round_trips_and_mutations_never_panic(
+        data in private_data(),
+        pos in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let bytes = encode(&data);
+        let back: TxPrivateData = decode(&bytes, Limits::TRANSACTION).expect("decodes");
+        prop_assert_eq!(&back, &data);
+        let mut mutated = bytes.clone();
+        let i = pos.index(mutated.len());
+        mutated[i] = byte;
+        if let Ok(v) = decode::<TxPrivateData>(&mutated, Limits::TRANSACTION) {
+            prop_assert_eq!(encode(&v), mutated);
+        }
+    }
+
     #[test]
     fn transactions_round_trip(tx in transaction()) {
         let bytes = encode(&tx);

@@ -5,6 +5,10 @@
 //! conflict with each other and every failure is a real one. Each transaction is
 //! endorsed, then submitted; the latency reported is submit → commit (the submit call
 //! returns once the block holding it is committed on the serving node).
+//!
+//! Modes run one after the other on the same network, so their figures compare: public
+//! balances, then private balances in the collection of org1 and org2 (hashes on the
+//! ledger, values disseminated peer to peer). Ratios are to the first mode.
 
 use crate::cmd::chaincode::{deploy, DefinitionArgs};
 use crate::cmd::network;
@@ -31,6 +35,69 @@ pub(crate) struct BenchArgs {
     /// Network directory to create (default: a fresh temporary directory).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Modes to measure, in order, on the same network; ratios are to the first.
+    #[arg(long, value_delimiter = ',', default_values_t = [Mode::Public, Mode::Private])]
+    modes: Vec<Mode>,
+}
+
+/// The collection of the private mode (contracts/payment/collections.json).
+const COLLECTION: &str = "org1org2";
+
+/// How the payments are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Mode {
+    /// Balances in public state, seen by every organisation.
+    Public,
+    /// Balances in the collection of org1 and org2; org3 holds hashes only.
+    Private,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Public => "public",
+            Mode::Private => "private",
+        })
+    }
+}
+
+/// What one mode's load measured.
+struct ModeResult {
+    mode: Mode,
+    committed: usize,
+    seconds: f64,
+    tps: f64,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    e2e_mean: f64,
+    failures: Vec<String>,
+}
+
+impl ModeResult {
+    fn text(&self, transactions: usize) -> String {
+        format!(
+            "{}: committed {}/{transactions} payments in {:.2} s: {:.0} tx/s; submit→commit p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms; mean endorse+submit {:.1} ms; success {:.1} %{}",
+            self.mode,
+            self.committed,
+            self.seconds,
+            self.tps,
+            self.p50,
+            self.p95,
+            self.p99,
+            self.e2e_mean,
+            self.committed as f64 * 100.0 / transactions as f64,
+            self.failures.first().map(|f| format!(" (first failure: {f})")).unwrap_or_default()
+        )
+    }
+
+    fn json(&self, transactions: usize) -> serde_json::Value {
+        json!({ "mode": self.mode.to_string(), "committed": self.committed, "seconds": self.seconds, "tps": self.tps,
+                "latency_ms": { "p50": self.p50, "p95": self.p95, "p99": self.p99 },
+                "endorse_submit_mean_ms": self.e2e_mean,
+                "success_rate": self.committed as f64 / transactions as f64,
+                "failures": self.failures.len(), "first_failure": self.failures.first() })
+    }
 }
 
 struct Sample {
@@ -57,6 +124,8 @@ pub(crate) fn run(args: BenchArgs, out: &Output) -> Result<()> {
     out.line(format!("network: 3 organisations, 3 node processes in {}", dir.display()));
 
     let (admin, _) = Connection::open(&dir, "org1", "admin")?;
+    let collections = dir.join("payment-collections.json");
+    std::fs::write(&collections, crate::cmd::demo::PAYMENT_COLLECTIONS)?;
     deploy(
         &admin,
         &DefinitionArgs {
@@ -66,17 +135,76 @@ pub(crate) fn run(args: BenchArgs, out: &Output) -> Result<()> {
             policy: "AND('org1.member','org2.member')".into(),
             version: "1.0".into(),
             sequence: None,
+            collections: Some(collections),
         },
     )?;
     let (conn, client) = Connection::open(&dir, "org1", "client")?;
     let gw = conn.gateway();
     let mut accounts: Vec<Vec<u8>> = (0..args.clients).map(|i| format!("org1/c{i}").into_bytes()).collect();
     accounts.extend((0..args.clients).map(|i| format!("org2/c{i}").into_bytes()));
-    client.invoke(gw, "payment", "init", accounts, &[]).context("creating accounts")?;
+    for mode in &args.modes {
+        let (function, mut init_args) = match mode {
+            Mode::Public => ("init", Vec::new()),
+            Mode::Private => ("init_private", vec![COLLECTION.as_bytes().to_vec()]),
+        };
+        init_args.extend(accounts.iter().cloned());
+        client.invoke(gw, "payment", function, init_args, &[]).with_context(|| format!("creating {mode} accounts"))?;
+    }
     // Endorsers read their own ledgers: start once every node has the accounts.
     network::wait_for_agreement(&dir)?;
-    out.line(format!("payment deployed; {} clients will submit {} transfers", args.clients, args.transactions));
+    out.line(format!(
+        "payment deployed; {} clients will submit {} transfers per mode ({})",
+        args.clients,
+        args.transactions,
+        args.modes.iter().map(Mode::to_string).collect::<Vec<_>>().join(", ")
+    ));
 
+    let mut results = Vec::new();
+    for mode in &args.modes {
+        let r = load(*mode, &args, &client, gw, out);
+        out.line(r.text(args.transactions));
+        results.push(r);
+    }
+    let heights = network::wait_for_agreement(&dir)?;
+    let baseline = results.first().map(|r| (r.tps, r.p99)).unwrap_or((0.0, 0.0));
+    let ratios: Vec<String> = results
+        .iter()
+        .skip(1)
+        .map(|r| {
+            format!(
+                "{}/{}: throughput {:.2}, p99 {:.2}",
+                r.mode,
+                results[0].mode,
+                r.tps / baseline.0.max(1e-9),
+                r.p99 / baseline.1.max(1e-9)
+            )
+        })
+        .collect();
+    out.result(
+        format!(
+            "{}all {} nodes at height {} with the same tip",
+            if ratios.is_empty() { String::new() } else { format!("ratios {}\n", ratios.join("; ")) },
+            heights.len(),
+            heights.first().map(|h| h.1).unwrap_or(0)
+        ),
+        json!({ "ok": true, "clients": args.clients, "transactions": args.transactions,
+                "modes": results.iter().map(|r| r.json(args.transactions)).collect::<Vec<_>>(),
+                "ratios": results.iter().skip(1).map(|r| json!({ "mode": r.mode.to_string(),
+                    "baseline": results[0].mode.to_string(),
+                    "throughput": r.tps / baseline.0.max(1e-9), "p99": r.p99 / baseline.1.max(1e-9) })).collect::<Vec<_>>(),
+                "nodes": heights.len(), "height": heights.first().map(|h| h.1) }),
+    );
+    Ok(())
+}
+
+/// Runs one mode's load: each client pays from its org1 account to its org2 account.
+fn load(
+    mode: Mode,
+    args: &BenchArgs,
+    client: &teechain_client::Client,
+    gw: &dyn teechain_node::Gateway,
+    out: &Output,
+) -> ModeResult {
     let samples = Mutex::new(Vec::with_capacity(args.transactions));
     let failures = Mutex::new(Vec::new());
     let done = AtomicUsize::new(0);
@@ -84,15 +212,26 @@ pub(crate) fn run(args: BenchArgs, out: &Output) -> Result<()> {
     std::thread::scope(|s| {
         for c in 0..args.clients {
             let share = args.transactions / args.clients + usize::from(c < args.transactions % args.clients);
-            let (samples, failures, done, client) = (&samples, &failures, &done, &client);
+            let (samples, failures, done) = (&samples, &failures, &done);
             s.spawn(move || {
-                let from = format!("org1/c{c}");
-                let to = format!("org2/c{c}");
+                let (function, mut base) = match mode {
+                    Mode::Public => ("transfer", Vec::new()),
+                    Mode::Private => ("transfer_private", vec![COLLECTION.as_bytes().to_vec()]),
+                };
+                base.push(format!("org1/c{c}").into_bytes());
+                base.push(format!("org2/c{c}").into_bytes());
+                // A private amount travels as transient input: arguments reach every ledger.
+                let transient = match mode {
+                    Mode::Public => {
+                        base.push(b"1".to_vec());
+                        Vec::new()
+                    }
+                    Mode::Private => vec![("amount".to_string(), b"1".to_vec())],
+                };
                 for _ in 0..share {
                     let t0 = Instant::now();
-                    let args = vec![from.clone().into_bytes(), to.clone().into_bytes(), b"1".to_vec()];
                     let result = client
-                        .prepare(gw, "payment", "transfer", args, &[])
+                        .prepare(gw, "payment", function, base.clone(), &transient)
                         .map_err(|e| e.to_string())
                         .and_then(|(tx, _)| {
                             let t1 = Instant::now();
@@ -115,7 +254,7 @@ pub(crate) fn run(args: BenchArgs, out: &Output) -> Result<()> {
             if !out.is_json() {
                 let n = done.load(Ordering::Relaxed);
                 let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                eprint!("\r  {n}/{} transactions, {rate:.0} tx/s   ", args.transactions);
+                eprint!("\r  {mode}: {n}/{} transactions, {rate:.0} tx/s   ", args.transactions);
                 let _ = std::io::stderr().flush();
             }
             std::thread::sleep(Duration::from_millis(250));
@@ -128,7 +267,6 @@ pub(crate) fn run(args: BenchArgs, out: &Output) -> Result<()> {
     let mut samples = samples.into_inner().unwrap_or_else(|p| p.into_inner());
     let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
     let committed = samples.len();
-    let tps = committed as f64 / elapsed.as_secs_f64();
     samples.sort_by_key(|s| s.submit_to_commit);
     let pct = |p: f64| -> f64 {
         if samples.is_empty() {
@@ -137,25 +275,15 @@ pub(crate) fn run(args: BenchArgs, out: &Output) -> Result<()> {
         let i = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
         samples[i].submit_to_commit.as_secs_f64() * 1000.0
     };
-    let (p50, p95, p99) = (pct(0.50), pct(0.95), pct(0.99));
-    let e2e_mean = samples.iter().map(|s| s.end_to_end.as_secs_f64()).sum::<f64>() * 1000.0 / committed.max(1) as f64;
-    let success = committed as f64 / args.transactions as f64;
-    let heights = network::wait_for_agreement(&dir)?;
-    out.result(
-        format!(
-            "committed {committed}/{} payments in {:.2} s: {tps:.0} tx/s\nsubmit→commit latency p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms; mean endorse+submit {e2e_mean:.1} ms\nsuccess rate {:.1} %{}\nall {} nodes at height {} with the same tip",
-            args.transactions,
-            elapsed.as_secs_f64(),
-            success * 100.0,
-            failures.first().map(|f| format!(" (first failure: {f})")).unwrap_or_default(),
-            heights.len(),
-            heights.first().map(|h| h.1).unwrap_or(0)
-        ),
-        json!({ "ok": true, "clients": args.clients, "transactions": args.transactions, "committed": committed,
-                "seconds": elapsed.as_secs_f64(), "tps": tps,
-                "latency_ms": { "p50": p50, "p95": p95, "p99": p99 }, "endorse_submit_mean_ms": e2e_mean,
-                "success_rate": success, "failures": failures.len(), "first_failure": failures.first(),
-                "nodes": heights.len(), "height": heights.first().map(|h| h.1) }),
-    );
-    Ok(())
+    ModeResult {
+        mode,
+        committed,
+        seconds: elapsed.as_secs_f64(),
+        tps: committed as f64 / elapsed.as_secs_f64(),
+        p50: pct(0.50),
+        p95: pct(0.95),
+        p99: pct(0.99),
+        e2e_mean: samples.iter().map(|s| s.end_to_end.as_secs_f64()).sum::<f64>() * 1000.0 / committed.max(1) as f64,
+        failures,
+    }
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use teechain_client::Client;
 use teechain_types::chaincode::ChaincodeDefinition;
+use teechain_types::collection::check_collections;
 use teechain_types::sha256;
 use teechain_types::tx::LifecycleOp;
 
@@ -20,7 +21,7 @@ pub(crate) enum ChaincodeCommand {
         /// Network directory.
         #[arg(long)]
         dir: PathBuf,
-        /// A .wasm file, or a built-in contract: payment, testbed.
+        /// A .wasm file, or a built-in contract: payment, asset-transfer, testbed.
         #[arg(long)]
         wasm: String,
     },
@@ -56,7 +57,7 @@ pub(crate) struct DefinitionArgs {
     /// Chaincode name.
     #[arg(long)]
     pub(crate) name: String,
-    /// A .wasm file, or a built-in contract: payment, testbed.
+    /// A .wasm file, or a built-in contract: payment, asset-transfer, testbed.
     #[arg(long)]
     pub(crate) wasm: String,
     /// Endorsement policy in Fabric syntax.
@@ -68,6 +69,9 @@ pub(crate) struct DefinitionArgs {
     /// Sequence (default: the committed one + 1).
     #[arg(long)]
     pub(crate) sequence: Option<u64>,
+    /// Private data collections: a JSON file in Fabric's collections_config.json shape.
+    #[arg(long)]
+    pub(crate) collections: Option<PathBuf>,
 }
 
 /// The bytes of a built-in contract or a .wasm file.
@@ -75,6 +79,7 @@ pub(crate) fn package(wasm: &str) -> Result<Vec<u8>> {
     Ok(match wasm {
         "payment" => teechain_contracts::PAYMENT.to_vec(),
         "testbed" => teechain_contracts::TESTBED.to_vec(),
+        "asset-transfer" => teechain_contracts::ASSET_TRANSFER.to_vec(),
         path => std::fs::read(Path::new(path)).with_context(|| format!("reading chaincode package {path}"))?,
     })
 }
@@ -85,13 +90,20 @@ fn definition(conn: &Connection, args: &DefinitionArgs) -> Result<ChaincodeDefin
         Some(s) => s,
         None => conn.definitions()?.iter().find(|d| d.name == args.name).map(|d| d.sequence).unwrap_or(0) + 1,
     };
+    let collections = match &args.collections {
+        Some(path) => crate::collections::load(path)?,
+        None => Vec::new(),
+    };
+    // Refuse a bad collection config before anyone approves it, naming the field.
+    let orgs = teechain_node::config::NetworkConfig::load(&args.dir)?.org_names();
+    check_collections(&collections, &orgs).context("--collections")?;
     Ok(ChaincodeDefinition {
         name: args.name.clone(),
         version: args.version.clone(),
         sequence,
         code_hash: sha256(&wasm),
         endorsement_policy: args.policy.clone(),
-        collections: Vec::new(),
+        collections,
     })
 }
 
@@ -137,7 +149,12 @@ fn connect(dir: &Path) -> Result<Connection> {
 
 fn def_json(def: &ChaincodeDefinition) -> serde_json::Value {
     json!({ "name": def.name, "version": def.version, "sequence": def.sequence,
-            "code_hash": def.code_hash.to_hex(), "endorsement_policy": def.endorsement_policy })
+            "code_hash": def.code_hash.to_hex(), "endorsement_policy": def.endorsement_policy,
+            "collections": def.collections.iter().map(|c| json!({
+                "name": c.name, "policy": c.member_policy, "requiredPeerCount": c.required_peer_count,
+                "maxPeerCount": c.max_peer_count, "blockToLive": c.block_to_live,
+                "memberOnlyRead": c.member_only_read, "memberOnlyWrite": c.member_only_write,
+                "endorsementPolicy": c.endorsement_policy })).collect::<Vec<_>>() })
 }
 
 pub(crate) fn run(cmd: ChaincodeCommand, out: &Output) -> Result<()> {
@@ -186,9 +203,14 @@ pub(crate) fn run(cmd: ChaincodeCommand, out: &Output) -> Result<()> {
             let text: Vec<String> = defs
                 .iter()
                 .map(|d| {
+                    let colls: Vec<&str> = d.collections.iter().map(|c| c.name.as_str()).collect();
                     format!(
-                        "{}  version {}  sequence {}  policy {}",
-                        d.name, d.version, d.sequence, d.endorsement_policy
+                        "{}  version {}  sequence {}  policy {}  collections [{}]",
+                        d.name,
+                        d.version,
+                        d.sequence,
+                        d.endorsement_policy,
+                        colls.join(", ")
                     )
                 })
                 .collect();

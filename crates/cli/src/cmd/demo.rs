@@ -13,8 +13,12 @@ use teechain_node::Gateway;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub(crate) enum Demo {
-    /// Cross-bank payment: org1 pays org2, every refusal shown.
+    /// Cross-bank payment: org1 pays org2, every refusal shown; then privately, in a
+    /// collection of org1 and org2 that org3 witnesses only as hashes.
     Payment,
+    /// Private asset transfer: public owner record, private details and prices in the
+    /// organisations' implicit collections, transfer checked against the ledger's hashes.
+    Asset,
 }
 
 /// Stops the demo's nodes however the demo ends.
@@ -37,6 +41,7 @@ pub(crate) fn run(which: Demo, dir: Option<PathBuf>, base_port: Option<u16>, out
     };
     match which {
         Demo::Payment => payment(&dir, base_port, out),
+        Demo::Asset => crate::cmd::demo_asset::asset(&dir, base_port, out),
     }
 }
 
@@ -55,9 +60,12 @@ pub(crate) fn free_base_port(nodes: u16) -> Result<u16> {
     anyhow::bail!("found no free ports for {nodes} nodes")
 }
 
-fn payment(dir: &Path, base_port: Option<u16>, out: &Output) -> Result<()> {
+/// The collections of the payment chaincode's private mode.
+pub(crate) const PAYMENT_COLLECTIONS: &str = include_str!("../../../../contracts/payment/collections.json");
+
+/// Creates a three-organisation network in `dir` and starts its nodes; the guard stops them.
+pub(crate) fn start_network<'a>(dir: &'a Path, base_port: Option<u16>, out: &Output) -> Result<Running<'a>> {
     let orgs: Vec<String> = ["org1", "org2", "org3"].map(String::from).to_vec();
-    out.line("TEEChain demo: cross-bank payment");
     out.line("enclave platform: virtual (INSECURE: software only, no hardware isolation)");
     std::fs::create_dir_all(dir)?;
     let base_port = match base_port {
@@ -67,7 +75,15 @@ fn payment(dir: &Path, base_port: Option<u16>, out: &Output) -> Result<()> {
     init_network_with(dir, &orgs, &InitOptions { base_port, ..InitOptions::default() })?;
     out.line(format!("network of {} organisations in {}; starting one process per node", orgs.len(), dir.display()));
     network::up(dir, out)?;
-    let _running = Running(dir);
+    Ok(Running(dir))
+}
+
+fn payment(dir: &Path, base_port: Option<u16>, out: &Output) -> Result<()> {
+    let orgs: Vec<String> = ["org1", "org2", "org3"].map(String::from).to_vec();
+    out.line("TEEChain demo: cross-bank payment");
+    let _running = start_network(dir, base_port, out)?;
+    let collections = dir.join("payment-collections.json");
+    std::fs::write(&collections, PAYMENT_COLLECTIONS)?;
 
     let policy = "AND('org1.member','org2.member')";
     let (admin_conn, _) = Connection::open(dir, "org1", "admin")?;
@@ -80,10 +96,11 @@ fn payment(dir: &Path, base_port: Option<u16>, out: &Output) -> Result<()> {
             policy: policy.into(),
             version: "1.0".into(),
             sequence: None,
+            collections: Some(collections),
         },
     )?;
     out.line(format!(
-        "chaincode payment committed (sequence {}, approved by {}), policy {policy}",
+        "chaincode payment committed (sequence {}, approved by {}), policy {policy}, collection org1org2 of org1 and org2",
         def.sequence,
         orgs.join(", ")
     ));
@@ -131,6 +148,7 @@ fn payment(dir: &Path, base_port: Option<u16>, out: &Output) -> Result<()> {
     out.line(format!("  {:<34} -> {}", "tampered client signature", forged.code));
     let (final_text, final_json) = balances(gw, &org1)?;
     out.line(format!("final balances (after the one extra payment of 1): {final_text}"));
+    let private = private_payment(dir, out)?;
     let statuses = network::wait_for_agreement(dir)?;
     for (name, height, tip) in &statuses {
         out.line(format!("{name}: {height} blocks, tip {}", tip.short()));
@@ -138,12 +156,66 @@ fn payment(dir: &Path, base_port: Option<u16>, out: &Output) -> Result<()> {
     out.result(
         "",
         json!({ "ok": true, "demo": "payment", "platform": "virtual", "insecure": true, "processes": orgs.len(),
-                "balances_after_transfer": balances_json, "refusals": refusals,
+                "balances_after_transfer": balances_json, "refusals": refusals, "private": private,
                 "replay": { "first": first.code.name(), "second": replay.code.name() },
                 "forged_signature": forged.code.name(), "final_balances": final_json,
                 "nodes": statuses.iter().map(|(n, h, t)| json!({"node": n, "height": h, "tip": t.to_hex()})).collect::<Vec<_>>() }),
     );
     Ok(())
+}
+
+/// The private mode: balances of org1 and org2 in their collection; org3 sees hashes.
+fn private_payment(dir: &Path, out: &Output) -> Result<Value> {
+    let args = |a: &[&str]| a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+    let (conn1, org1) = Connection::open(dir, "org1", "client")?;
+    let (conn3, org3) = Connection::open(dir, "org3", "client")?;
+    let (gw1, gw3) = (conn1.gateway(), conn3.gateway());
+    out.line("private mode: balances of org1 and org2 live in collection org1org2; org3's node holds only hashes");
+    org1.invoke(gw1, "payment", "init_private", args(&["org1org2", "org1", "org2"]), &[]).context("init_private")?;
+    let paid = org1
+        .invoke(
+            gw1,
+            "payment",
+            "transfer_private",
+            args(&["org1org2", "org1", "org2"]),
+            &[("amount".into(), b"10".to_vec())],
+        )
+        .context("transfer_private")?;
+    out.line(format!("org1 pays org2 10 privately: committed in block {} (tx {})", paid.block, paid.tx_id.short()));
+    let balance = |c: &Client, gw: &dyn Gateway, org: &str| -> Result<String> {
+        let r = c.query(gw, "payment", "balance_private", args(&["org1org2", org]))?;
+        Ok(String::from_utf8_lossy(&r.payload).to_string())
+    };
+    let (b1, b2) = (balance(&org1, gw1, "org1")?, balance(&org1, gw1, "org2")?);
+    out.line(format!("org1 reads the collection: org1={b1} org2={b2}"));
+    let refused = match balance(&org3, gw3, "org2") {
+        Ok(v) => anyhow::bail!("org3 read a private balance ({v}); it must be refused"),
+        Err(e) => e.to_string(),
+    };
+    out.line(format!("org3 reads org2's private balance -> {refused}"));
+    let hash = org3.query(gw3, "payment", "balance_hash", args(&["org1org2", "org2"]))?;
+    let hash = String::from_utf8_lossy(&hash.payload).to_string();
+    out.line(format!("org3 reads the hash on its own ledger: {}…", &hash[..hash.len().min(16)]));
+    let opening = org1.query(gw1, "payment", "disclose", args(&["org1org2", "org2"]))?;
+    let opening: Value = serde_json::from_slice(&opening.payload).context("disclose returned no JSON")?;
+    let verified = verify_opening(&opening, &hash)?;
+    out.line(format!(
+        "org1 shows org3 the opening of org2's balance ({}); org3 checks it against the hash: {}",
+        opening["value"].as_str().unwrap_or("?"),
+        if verified { "it matches" } else { "MISMATCH" }
+    ));
+    if !verified {
+        anyhow::bail!("the disclosed opening does not match the ledger's hash");
+    }
+    Ok(json!({ "org1": b1, "org2": b2, "org3_refused": refused, "hash": hash, "disclosed_verified": verified }))
+}
+
+/// Checks an opening `{"value": text, "blind": hex}` against a value hash in hex.
+pub(crate) fn verify_opening(opening: &Value, hash_hex: &str) -> Result<bool> {
+    let value = opening["value"].as_str().context("opening has no value")?;
+    let blind = opening["blind"].as_str().and_then(teechain_types::Hash32::from_hex).context("opening has no blind")?;
+    let hash = teechain_types::Hash32::from_hex(hash_hex.trim()).context("the hash is not hex")?;
+    Ok(teechain_types::collection::private_value_hash(&blind, value.as_bytes()) == hash)
 }
 
 fn balances(gw: &dyn Gateway, c: &Client) -> Result<(String, Value)> {

@@ -6,6 +6,7 @@ use super::pb;
 use super::pb::gateway_client::GatewayClient as GatewayRpc;
 use super::pb::peer_client::PeerClient as PeerRpc;
 use super::tls::ClientTls;
+use super::wiretap;
 use super::{EventStream, NodeStatus, MAX_COMMIT_WAIT, MAX_MESSAGE_BYTES};
 use crate::error::NodeError;
 use crate::gateway::SubmitOutcome;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use teechain_types::block::data_hash;
 use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::codec::{encode, Limits};
+use teechain_types::collection::{CollectionPrivateWrites, TxPrivateData};
 use teechain_types::tx::{ProposalResponse, SignedProposal};
 use teechain_types::{Block, Transaction, TxId};
 use tokio_stream::StreamExt;
@@ -58,7 +60,19 @@ fn channel(addr: &str, tls: &ClientTls, timeouts: &Timeouts) -> Result<Channel, 
 
 /// Runs one call with a deadline: sent to the server as `grpc-timeout`, and enforced here
 /// too in case the server never answers.
-async fn call<T>(
+async fn call<T: prost::Message>(
+    addr: &str,
+    what: &str,
+    deadline: Duration,
+    fut: impl Future<Output = Result<tonic::Response<T>, Status>>,
+) -> Result<T, NodeError> {
+    let reply = call_unrecorded(addr, what, deadline, fut).await?;
+    wiretap::record(&reply);
+    Ok(reply)
+}
+
+/// As [`call`], for replies that are not one message (streams record their items).
+async fn call_unrecorded<T>(
     addr: &str,
     what: &str,
     deadline: Duration,
@@ -71,7 +85,8 @@ async fn call<T>(
     }
 }
 
-fn request<T>(message: T, deadline: Duration) -> Request<T> {
+fn request<T: prost::Message>(message: T, deadline: Duration) -> Request<T> {
+    wiretap::record(&message);
     let mut req = Request::new(message);
     req.set_timeout(deadline);
     req
@@ -188,6 +203,40 @@ impl PeerClient {
         let reply = call(&self.addr, "status", t, rpc.status(request(pb::StatusRequest {}, t))).await?;
         status_from_pb(reply, &self.addr)
     }
+
+    /// Hands that node private data of a transaction (it must be a member of the
+    /// collections in it).
+    pub async fn push_private(&self, data: &TxPrivateData) -> Result<(), NodeError> {
+        let t = self.timeouts.call;
+        let mut rpc = self.rpc.clone();
+        let req = request(pb::PrivateDataPush { data: encode(data) }, t);
+        call(&self.addr, "push private data", t, rpc.push_private_data(req)).await?;
+        Ok(())
+    }
+
+    /// Asks that node for the committed private writes of transaction `(block, tx)` to a
+    /// collection; `None` when it has none to give.
+    pub async fn pull_private(
+        &self,
+        block: u64,
+        tx: u32,
+        namespace: &str,
+        collection: &str,
+    ) -> Result<Option<CollectionPrivateWrites>, NodeError> {
+        let t = self.timeouts.call;
+        let mut rpc = self.rpc.clone();
+        let req = pb::PrivateDataPullRequest {
+            block,
+            tx,
+            namespace: namespace.to_string(),
+            collection: collection.to_string(),
+        };
+        let reply = call(&self.addr, "pull private data", t, rpc.pull_private_data(request(req, t))).await?;
+        if !reply.found {
+            return Ok(None);
+        }
+        decode_reply(&reply.writes, Limits::TRANSACTION, "private writes", &self.addr).map(Some)
+    }
 }
 
 /// A node's gateway service, as clients call it.
@@ -287,10 +336,15 @@ impl GatewayClient {
         let mut rpc = self.rpc.clone();
         let req = pb::ChaincodeEventsRequest { chaincode: chaincode.to_string(), start_block };
         // The deadline covers opening the stream only.
-        let stream = call(&self.addr, "chaincode events", t, rpc.chaincode_events(Request::new(req))).await?;
+        wiretap::record(&req);
+        let stream =
+            call_unrecorded(&self.addr, "chaincode events", t, rpc.chaincode_events(Request::new(req))).await?;
         let addr = self.addr.clone();
         Ok(Box::pin(stream.map(move |item| match item {
-            Ok(event) => event_from_pb(event, &addr),
+            Ok(event) => {
+                wiretap::record(&event);
+                event_from_pb(event, &addr)
+            }
             Err(status) => Err(from_status(&addr, status)),
         })))
     }

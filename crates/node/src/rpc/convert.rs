@@ -133,6 +133,7 @@ enum WireError {
     Timeout(String),
     PermissionDenied(String),
     Remote(String),
+    Dissemination(String),
 }
 
 fn truncate(mut s: String) -> String {
@@ -179,6 +180,7 @@ pub fn to_status(error: NodeError) -> Status {
         NodeError::Unavailable(m) => (Code::Unavailable, WireError::Unavailable(truncate(m))),
         NodeError::Timeout(m) => (Code::DeadlineExceeded, WireError::Timeout(truncate(m))),
         NodeError::PermissionDenied(m) => (Code::PermissionDenied, WireError::PermissionDenied(truncate(m))),
+        NodeError::Dissemination(m) => (Code::FailedPrecondition, WireError::Dissemination(truncate(m))),
         // A TLS failure of this node's own outgoing call (e.g. to the leader) is this
         // node's trouble, not the caller's certificate: report it as unavailable.
         NodeError::Tls { .. } => (Code::Unavailable, WireError::Unavailable(message.clone())),
@@ -224,6 +226,7 @@ pub fn from_status(addr: &str, status: Status) -> NodeError {
             WireError::Timeout(m) => NodeError::Timeout(format!("{addr}: {m}")),
             WireError::PermissionDenied(m) => NodeError::PermissionDenied(m),
             WireError::Remote(m) => NodeError::Remote(format!("{addr}: {m}")),
+            WireError::Dissemination(m) => NodeError::Dissemination(m),
         };
     }
     let mut message = format!("{addr}: {}", status.message());

@@ -28,12 +28,14 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 pub mod tls;
+pub mod wiretap;
 
 use crate::error::NodeError;
 use crate::gateway::SubmitOutcome;
 use std::pin::Pin;
 use std::time::Duration;
 use teechain_types::chaincode::ChaincodeResponse;
+use teechain_types::collection::{CollectionPrivateWrites, TxPrivateData};
 use teechain_types::tx::{ProposalResponse, SignedProposal};
 use teechain_types::{Block, Hash32, Transaction, TxId};
 use tokio_stream::Stream;
@@ -140,4 +142,26 @@ pub trait NodeApi: Send + Sync + 'static {
 
     /// Events of `chaincode` from block `start_block` on, then as blocks commit.
     fn events(&self, chaincode: String, start_block: u64) -> EventStream;
+
+    /// Keeps private data an endorser of organisation `from_org` disseminated, for the
+    /// collections this node's organisation is a member of; refuses data of no such
+    /// collection.
+    async fn push_private(&self, from_org: String, data: TxPrivateData) -> Result<(), NodeError> {
+        let _ = (from_org, data);
+        Err(NodeError::Invalid("this node keeps no private data".into()))
+    }
+
+    /// The committed private writes of transaction `(block, tx)` to a collection, for a
+    /// node of organisation `from_org`, which must be a member of the collection.
+    async fn pull_private(
+        &self,
+        from_org: String,
+        block: u64,
+        tx: u32,
+        namespace: String,
+        collection: String,
+    ) -> Result<Option<CollectionPrivateWrites>, NodeError> {
+        let _ = (from_org, block, tx, namespace, collection);
+        Err(NodeError::Invalid("this node keeps no private data".into()))
+    }
 }

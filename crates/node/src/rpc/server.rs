@@ -5,6 +5,7 @@ use super::pb;
 use super::pb::gateway_server::{Gateway as GatewayRpc, GatewayServer};
 use super::pb::peer_server::{Peer as PeerRpc, PeerServer};
 use super::tls::ServerTls;
+use super::wiretap;
 use super::{NodeApi, MAX_BLOCKS_PER_CALL, MAX_COMMIT_WAIT, MAX_MESSAGE_BYTES};
 use crate::error::NodeError;
 use std::future::Future;
@@ -49,32 +50,36 @@ fn transaction_of(req: pb::SubmitRequest) -> Result<Transaction, Status> {
 #[tonic::async_trait]
 impl GatewayRpc for GatewayService {
     async fn evaluate(&self, req: Request<pb::ProposalRequest>) -> Result<Response<pb::EvaluateResponse>, Status> {
+        wiretap::record(req.get_ref());
         let (proposal, transient) = proposal_of(req.into_inner())?;
         let response = self.api.evaluate(proposal, transient).await.map_err(to_status)?;
-        Ok(Response::new(pb::EvaluateResponse { response: encode(&response) }))
+        Ok(wiretap::reply(pb::EvaluateResponse { response: encode(&response) }))
     }
 
     async fn endorse(&self, req: Request<pb::ProposalRequest>) -> Result<Response<pb::EndorseResponse>, Status> {
+        wiretap::record(req.get_ref());
         let (proposal, transient) = proposal_of(req.into_inner())?;
         let responses = self.api.endorse(proposal, transient).await.map_err(to_status)?;
-        Ok(Response::new(pb::EndorseResponse { responses: responses.iter().map(encode).collect() }))
+        Ok(wiretap::reply(pb::EndorseResponse { responses: responses.iter().map(encode).collect() }))
     }
 
     async fn submit(&self, req: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
+        wiretap::record(req.get_ref());
         let tx = transaction_of(req.into_inner())?;
         let outcome = self.api.submit(tx).await.map_err(to_status)?;
-        Ok(Response::new(outcome.into()))
+        Ok(wiretap::reply(outcome.into()))
     }
 
     async fn commit_status(
         &self,
         req: Request<pb::CommitStatusRequest>,
     ) -> Result<Response<pb::CommitStatusResponse>, Status> {
+        wiretap::record(req.get_ref());
         let req = req.into_inner();
         let tx_id = hash_from(&req.tx_id).ok_or_else(|| Status::invalid_argument("tx_id must be 32 bytes"))?;
         let wait = Duration::from_millis(u64::from(req.timeout_ms)).min(MAX_COMMIT_WAIT);
         let found = self.api.commit_status(tx_id, wait).await.map_err(to_status)?;
-        Ok(Response::new(match found {
+        Ok(wiretap::reply(match found {
             Some(o) => pb::CommitStatusResponse { block: o.block, code: o.code.name().to_string(), found: true },
             None => pb::CommitStatusResponse { block: 0, code: String::new(), found: false },
         }))
@@ -86,41 +91,54 @@ impl GatewayRpc for GatewayService {
         &self,
         req: Request<pb::ChaincodeEventsRequest>,
     ) -> Result<Response<Self::ChaincodeEventsStream>, Status> {
+        wiretap::record(req.get_ref());
         let req = req.into_inner();
         let events = self.api.events(req.chaincode, req.start_block);
-        let stream = events.map(|e| e.map(pb::ChaincodeEvent::from).map_err(to_status));
+        let stream = events.map(|e| {
+            e.map(|e| {
+                let e = pb::ChaincodeEvent::from(e);
+                wiretap::record(&e);
+                e
+            })
+            .map_err(to_status)
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 
-    async fn status(&self, _req: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+    async fn status(&self, req: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        wiretap::record(req.get_ref());
         let status = self.api.status().await.map_err(to_status)?;
-        Ok(Response::new(status.into()))
+        Ok(wiretap::reply(status.into()))
     }
 }
 
 #[tonic::async_trait]
 impl PeerRpc for PeerService {
     async fn endorse(&self, req: Request<pb::ProposalRequest>) -> Result<Response<pb::EndorseHereResponse>, Status> {
+        wiretap::record(req.get_ref());
         let req = req.into_inner();
         let min_height = req.min_height;
         let (proposal, transient) = proposal_of(req)?;
         let response = self.api.endorse_here(proposal, transient, min_height).await.map_err(to_status)?;
-        Ok(Response::new(pb::EndorseHereResponse { response: encode(&response) }))
+        Ok(wiretap::reply(pb::EndorseHereResponse { response: encode(&response) }))
     }
 
     async fn raft(&self, req: Request<pb::RaftRequest>) -> Result<Response<pb::RaftResponse>, Status> {
+        wiretap::record(req.get_ref());
         let req = req.into_inner();
         let body = self.api.raft(req.kind, req.body).await.map_err(to_status)?;
-        Ok(Response::new(pb::RaftResponse { body }))
+        Ok(wiretap::reply(pb::RaftResponse { body }))
     }
 
     async fn forward(&self, req: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
+        wiretap::record(req.get_ref());
         let tx = transaction_of(req.into_inner())?;
         let outcome = self.api.submit(tx).await.map_err(to_status)?;
-        Ok(Response::new(outcome.into()))
+        Ok(wiretap::reply(outcome.into()))
     }
 
     async fn blocks(&self, req: Request<pb::BlocksRequest>) -> Result<Response<pb::BlocksResponse>, Status> {
+        wiretap::record(req.get_ref());
         let req = req.into_inner();
         let max = req.max.clamp(1, MAX_BLOCKS_PER_CALL);
         let blocks = self.api.blocks(req.from, max).await.map_err(to_status)?;
@@ -144,13 +162,47 @@ impl PeerRpc for PeerService {
             total += bytes.len();
             out.push(bytes);
         }
-        Ok(Response::new(pb::BlocksResponse { blocks: out }))
+        Ok(wiretap::reply(pb::BlocksResponse { blocks: out }))
     }
 
-    async fn status(&self, _req: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+    async fn status(&self, req: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        wiretap::record(req.get_ref());
         let status = self.api.status().await.map_err(to_status)?;
-        Ok(Response::new(status.into()))
+        Ok(wiretap::reply(status.into()))
     }
+
+    async fn push_private_data(
+        &self,
+        req: Request<pb::PrivateDataPush>,
+    ) -> Result<Response<pb::PrivateDataAck>, Status> {
+        wiretap::record(req.get_ref());
+        let from = caller_org(&req)?;
+        let data = decode_request(&req.into_inner().data, Limits::TRANSACTION, "data")?;
+        self.api.push_private(from, data).await.map_err(to_status)?;
+        Ok(wiretap::reply(pb::PrivateDataAck {}))
+    }
+
+    async fn pull_private_data(
+        &self,
+        req: Request<pb::PrivateDataPullRequest>,
+    ) -> Result<Response<pb::PrivateDataPullResponse>, Status> {
+        wiretap::record(req.get_ref());
+        let from = caller_org(&req)?;
+        let r = req.into_inner();
+        let found = self.api.pull_private(from, r.block, r.tx, r.namespace, r.collection).await.map_err(to_status)?;
+        Ok(wiretap::reply(match found {
+            Some(w) => pb::PrivateDataPullResponse { found: true, writes: encode(&w) },
+            None => pb::PrivateDataPullResponse { found: false, writes: Vec::new() },
+        }))
+    }
+}
+
+/// The organisation of the calling node (the [`PeerOnly`] interceptor has checked its
+/// certificate against the channel's CAs already).
+fn caller_org<T>(req: &Request<T>) -> Result<String, Status> {
+    let certs = req.peer_certs().ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+    let leaf = certs.first().ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+    organisation_of(leaf.as_ref()).ok_or_else(|| Status::permission_denied("client certificate names no organisation"))
 }
 
 /// Admits to the peer service only callers whose TLS certificate is a peer certificate of
