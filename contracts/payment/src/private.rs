@@ -12,7 +12,8 @@ pub(crate) const AMOUNT_TRANSIENT: &str = "amount";
 
 use crate::{balance_key, json_string, owner, parse_amount, parse_balance, INITIAL_BALANCE, INIT_KEY};
 
-/// `init_private(collection, org...)`: every named org starts at 100 in `collection`.
+/// `init_private(collection, account...)`: every named account (an organisation or one of its
+/// sub-accounts) starts at 100 in `collection`.
 pub(crate) fn init(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
     if inv.args.is_empty() {
         refuse!("init_private takes a collection and at least one organisation");
@@ -34,7 +35,9 @@ pub(crate) fn init(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal
         orgs.push(org);
     }
     let caller = stub.caller();
-    if !orgs.contains(&caller.org.as_str()) {
+    // Accounts are organisations or their sub-accounts (`org1/treasury`); the caller must
+    // own one of them.
+    if !orgs.iter().any(|account| owner(account) == caller.org) {
         refuse!("caller of {} may not initialise collection {collection}: only a named organisation may", caller.org);
     }
     if stub.get_private_hash(collection, INIT_KEY)?.is_some() {

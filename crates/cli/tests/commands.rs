@@ -130,3 +130,30 @@ fn a_bad_policy_is_refused_with_its_position() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("position"), "{err}");
 }
+
+/// A collection config with a bad field is refused before any approval, naming the
+/// collection and the field; nothing is committed.
+#[test]
+fn a_bad_collection_config_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_str().expect("utf8");
+    assert!(teechain(&["network", "init", "--dir", d]).status.success());
+    let cases = [
+        (r#"[{"name":"c","policy":"OR('org1.member')","requiredPeerCount":2,"maxPeerCount":1}]"#, "maxPeerCount"),
+        (r#"[{"name":"c","policy":"OR('org9.member')"}]"#, "policy"),
+        (r#"[{"name":"_c","policy":"OR('org1.member')"}]"#, "name"),
+        (r#"[{"name":"c","policy":"OR('org1.member')","endorsementPolicy":"AND("}]"#, "endorsementPolicy"),
+    ];
+    for (json_text, field) in cases {
+        let file = dir.path().join("collections.json");
+        std::fs::write(&file, json_text).expect("write");
+        let f = file.to_str().expect("utf8");
+        let out =
+            teechain(&["chaincode", "deploy", "--dir", d, "--name", "p", "--wasm", "payment", "--collections", f]);
+        assert!(!out.status.success(), "{json_text} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("collection '") && err.contains(&format!(": {field}: ")), "{field}: {err}");
+    }
+    let list = teechain(&["chaincode", "list", "--dir", d, "--json"]);
+    assert_eq!(json(&list)["chaincodes"], serde_json::json!([]));
+}

@@ -32,15 +32,22 @@ fn base_port() -> u16 {
 
 impl Net {
     pub(crate) fn up(orgs: &str) -> Net {
-        Net::up_with_env(orgs, &[])
+        Net::up_with(orgs, &[], &[])
     }
 
     /// As [`Net::up`], the node processes started with extra environment variables.
     pub(crate) fn up_with_env(orgs: &str, env: &[(&str, &Path)]) -> Net {
+        Net::up_with(orgs, &[], env)
+    }
+
+    /// As [`Net::up`], with extra `network init` arguments and environment variables.
+    pub(crate) fn up_with(orgs: &str, init_args: &[&str], env: &[(&str, &Path)]) -> Net {
         let dir = tempfile::tempdir().expect("tempdir");
         let net = Net { dir };
         let port = base_port().to_string();
-        let init = teechain(&["network", "init", "--dir", net.d(), "--orgs", orgs, "--base-port", &port]);
+        let mut args = vec!["network", "init", "--dir", net.d(), "--orgs", orgs, "--base-port", &port];
+        args.extend_from_slice(init_args);
+        let init = teechain(&args);
         assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_teechain"));
         cmd.args(["network", "up", "--dir", net.d()]);
@@ -122,7 +129,32 @@ impl Drop for Net {
 /// one leader; `ledger verify` agrees while running and from the files after `down`.
 #[test]
 fn three_processes_commit_the_payment_scenario_with_identical_ledgers() {
-    let net = Net::up("org1,org2,org3");
+    payment_scenario(&Net::up("org1,org2,org3"), "in-process");
+}
+
+/// The same scenario with every node's enclave in its own `teechain-enclave` process
+/// behind a Unix socket.
+#[test]
+fn the_payment_scenario_passes_with_enclaves_in_their_own_processes() {
+    ensure_enclave_binary();
+    payment_scenario(&Net::up_with("org1,org2,org3", &["--enclave", "process"], &[]), "own process");
+}
+
+/// Builds `teechain-enclave` next to the `teechain` binary under test when a partial
+/// build (`cargo test -p teechain-cli`) left it out; `cargo test --workspace` builds it.
+fn ensure_enclave_binary() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_teechain")).with_file_name("teechain-enclave");
+    if !exe.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = std::process::Command::new(cargo)
+            .args(["build", "-p", "teechain-enclave", "--bin", "teechain-enclave"])
+            .status()
+            .expect("cargo build");
+        assert!(built.success() && exe.exists(), "no {}", exe.display());
+    }
+}
+
+fn payment_scenario(net: &Net, enclave: &str) {
     let d = net.d();
     net.ok(&["chaincode", "deploy", "--dir", d, "--name", "payment", "--wasm", "payment"]);
     net.ok(&["invoke", "--dir", d, "--org", "org1", "payment", "init", "org1", "org2", "org3"]);
@@ -145,6 +177,10 @@ fn three_processes_commit_the_payment_scenario_with_identical_ledgers() {
     let status = net.ok(&["network", "status", "--dir", d]);
     let leaders = status["nodes"].as_array().expect("nodes").iter().filter(|n| n["role"] == "leader").count();
     assert_eq!(leaders, 1);
+    for n in status["nodes"].as_array().expect("nodes") {
+        let platform = n["platform"].as_str().expect("platform");
+        assert!(platform.contains("INSECURE") && platform.contains(enclave), "{platform}");
+    }
     let running = net.ok(&["ledger", "verify", "--dir", d]);
     assert!(running["nodes"].as_array().expect("nodes").iter().all(|n| n["height"] == height));
     net.ok(&["network", "down", "--dir", d]);

@@ -77,7 +77,8 @@ fn read(c: &Client, gw: &RemoteGateway, function: &str, args: &[&str]) -> Result
 /// org2 reads it; org3 is refused on its own node and on org1's; org3 reads the hash and
 /// verifies the opening org1 shows it; a collection needing two acknowledgements fails
 /// the endorsement; `blockToLive` removes a value and keeps its hash; org2 is killed, a
-/// value is written while it is down, and after a restart org2 reconciles it. At the
+/// value is written while it is down, and after a restart org2 reconciles it; a purge
+/// removes it from both members again. At the
 /// end, org3's data directory (ledger, Raft log, node log) and the capture of every gRPC
 /// message it sent or received hold no marker, while org2's ledger holds the value, and
 /// no node's disk holds the transient blinding secret.
@@ -116,6 +117,7 @@ fn private_data_reaches_member_nodes_only_and_is_reconciled_and_purged() {
     }
 
     // org3 is refused, on its own node and on a member's node, and sees no value.
+    net.agreed_height();
     for (gw, label) in [(&gw3, "org3's node"), (&client_at(&net, "org3", "org1").0, "org1's node")] {
         let e = read(&c3, gw, "pget", &["shared", "acct"]).expect_err(label);
         assert!(e.contains("not a member") && !e.contains(&value), "{label}: {e}");
@@ -173,6 +175,19 @@ fn private_data_reaches_member_nodes_only_and_is_reconciled_and_purged() {
     net.agreed_height();
     let log2 = std::fs::read_to_string(net.path().join(&org2.data_dir).join("node.log")).expect("log");
     assert!(log2.contains("reconciled missing private data"), "org2's log tells of the reconciliation");
+
+    // An explicit purge removes the value from both members; the blocks keep the hashes.
+    c1.invoke(&gw1, "kv", "ppurge", a(&["loose", "late"]), &[]).expect("purge");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while read(&c2, &gw2, "pget", &["loose", "late"]) != Ok(None) {
+        assert!(Instant::now() < deadline, "org2 still holds the purged value");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(read(&c1, &gw1, "pget", &["loose", "late"]), Ok(None));
+    let gone: Option<Hash32> =
+        decode(&c1.query(&gw1, "kv", "phash", a(&["loose", "late"])).expect("hash").payload, Limits::RECORD)
+            .expect("decodes");
+    assert_eq!(gone, None, "a purged key has no current hash");
     net.ok(&["network", "down", "--dir", d]);
 
     // What org3 holds: its data directory (ledger, Raft log, node log) and its traffic.

@@ -23,7 +23,7 @@ use teechain_types::{sha256, Identity, Transaction, TxId, ValidationCode};
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The network refused or failed (includes chaincode refusals, with their message).
-    #[error("{0}")]
+    #[error(transparent)]
     Node(#[from] NodeError),
     /// No endorsement was returned.
     #[error("no endorsements were returned")]

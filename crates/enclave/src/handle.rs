@@ -1,7 +1,10 @@
 //! The host's typed view of an enclave.
 
+use crate::boot::EnclaveBoot;
 use crate::enclave::Enclave;
+use crate::process::{EnclaveProcess, SocketClient};
 use crate::protocol::{EnclaveInfo, EnclaveRequest, EnclaveResponse, Endorsed, FailureKind, Host};
+use std::path::Path;
 use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::tx::SignedProposal;
@@ -21,6 +24,10 @@ pub enum EnclaveError {
     /// The enclave's answer did not decode or did not fit the request.
     #[error("enclave protocol error: {0}")]
     Protocol(String),
+    /// The enclave cannot be reached: its process is not running, not listening, broke
+    /// the connection or did not answer in time.
+    #[error("enclave unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl EnclaveError {
@@ -28,16 +35,40 @@ impl EnclaveError {
     pub fn kind(&self) -> Option<FailureKind> {
         match self {
             EnclaveError::Failed { kind, .. } => Some(*kind),
-            EnclaveError::Protocol(_) => None,
+            EnclaveError::Protocol(_) | EnclaveError::Unavailable(_) => None,
         }
     }
 }
 
-/// The host's handle on its enclave. In-process today; the same calls will go over a
-/// socket to a separate enclave process.
+/// The host's handle on its enclave, in this process or in a separate one behind a Unix
+/// socket; the calls are the same either way, and so are the bytes the enclave sees.
+/// Calls may be made from many threads at once.
 pub struct EnclaveHandle {
-    enclave: Enclave,
+    pub(crate) backend: Backend,
 }
+
+/// Where the enclave runs.
+pub(crate) enum Backend {
+    /// In this process.
+    InProcess(Box<Enclave>),
+    /// In another process, reached through its socket.
+    Socket(SocketClient),
+}
+
+impl std::fmt::Debug for EnclaveHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.backend {
+            Backend::InProcess(_) => f.write_str("EnclaveHandle(in process)"),
+            Backend::Socket(client) => write!(f, "EnclaveHandle(process at {})", client.path().display()),
+        }
+    }
+}
+
+// The node shares one handle between its request threads.
+const _: () = {
+    const fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<EnclaveHandle>()
+};
 
 /// A host for calls that read no state.
 struct NoState;
@@ -51,11 +82,42 @@ impl Host for NoState {
 impl EnclaveHandle {
     /// Wraps an enclave running in this process.
     pub fn in_process(enclave: Enclave) -> EnclaveHandle {
-        EnclaveHandle { enclave }
+        EnclaveHandle { backend: Backend::InProcess(Box::new(enclave)) }
+    }
+
+    /// Connects to an enclave process listening on `socket` (see
+    /// [`serve`](crate::process::serve)). Fails with [`EnclaveError::Unavailable`] when
+    /// nothing accepts there.
+    pub fn connect(socket: &Path) -> Result<EnclaveHandle, EnclaveError> {
+        Ok(EnclaveHandle { backend: Backend::Socket(SocketClient::connect(socket)?) })
+    }
+
+    /// Starts the enclave binary `exe` (`teechain-enclave`) on `boot`, with its boot file
+    /// and socket in `dir` (which should be private to this user), waits until it accepts
+    /// connections, and connects to it. The boot file is removed once the enclave has
+    /// read it. The returned guard kills the process when dropped.
+    pub fn spawn_process(
+        exe: &Path,
+        boot: &EnclaveBoot,
+        dir: &Path,
+    ) -> Result<(EnclaveHandle, EnclaveProcess), EnclaveError> {
+        let (client, process) = crate::process::spawn(exe, boot, dir)?;
+        Ok((EnclaveHandle { backend: Backend::Socket(client) }, process))
+    }
+
+    /// The socket of the enclave process, or `None` for an enclave in this process.
+    pub fn socket(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::InProcess(_) => None,
+            Backend::Socket(client) => Some(client.path()),
+        }
     }
 
     fn call(&self, request: &EnclaveRequest, host: &dyn Host) -> Result<EnclaveResponse, EnclaveError> {
-        let bytes = self.enclave.ecall(&encode(request), host);
+        let bytes = match &self.backend {
+            Backend::InProcess(enclave) => enclave.ecall(&encode(request), host),
+            Backend::Socket(client) => client.ecall(&encode(request), host)?,
+        };
         match decode::<EnclaveResponse>(&bytes, Limits::TRANSACTION) {
             Ok(EnclaveResponse::Failed { kind, message }) => Err(EnclaveError::Failed { kind, message }),
             Ok(r) => Ok(r),

@@ -11,6 +11,12 @@
 //! [`host::serve_ocall`] answers the enclave's state reads, public and private, from any
 //! [`teechain_types::state::StateView`].
 //!
+//! Two modes, one API: [`EnclaveHandle::in_process`] calls an [`Enclave`] in this process;
+//! [`EnclaveHandle::connect`] and [`EnclaveHandle::spawn_process`] reach a separate
+//! `teechain-enclave` process (started on an [`EnclaveBoot`] file) over a Unix socket,
+//! where [`process::serve`] runs the same `ecall` on the same bytes, framed as [`wire`]
+//! describes. The separate process is what an SGX runtime (Gramine) will run.
+//!
 //! Private data: the enclave decides which collections a chaincode has (its definition
 //! and the channel's implicit per-organisation collections) and whether this node is a
 //! member (the organisation of its signing identity); the chaincode runtime applies the
@@ -21,16 +27,23 @@
 //! Platforms: only [`Platform::Virtual`] exists so far. It is software only, offers no
 //! protection from the machine's operator, and says INSECURE wherever it is shown.
 
+mod boot;
 mod enclave;
 mod handle;
 pub mod host;
 mod platform;
+pub mod process;
 pub mod protocol;
+pub mod wire;
 
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 
+pub use boot::{BootError, BootLimits, BootSigner, EnclaveBoot};
 pub use enclave::{Enclave, EnclaveConfig};
 pub use handle::{EnclaveError, EnclaveHandle};
 pub use platform::Platform;
+pub use process::EnclaveProcess;
 pub use protocol::Endorsed;

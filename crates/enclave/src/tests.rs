@@ -1,210 +1,16 @@
 //! The enclave end to end with the testbed contract: private data endorsed against a
 //! [`ViewHost`] over in-memory state, as a member and as a non-member node.
 
-use std::collections::BTreeMap;
-
-use teechain_chaincode_runtime::ExecutionLimits;
-use teechain_crypto::{OrgCa, SigningIdentity};
-use teechain_types::chaincode::{
-    definition_state_key, ChaincodeDefinition, HistoryEntry, Invocation, LIFECYCLE_NAMESPACE,
-};
 use teechain_types::codec::{decode, encode, Limits};
-use teechain_types::collection::{
-    private_key_hash, private_value_hash, CollectionConfig, HashedValue, PrivateValue, TxPrivateData,
-    BLINDING_TRANSIENT_KEY,
-};
+use teechain_types::collection::{private_key_hash, private_value_hash, TxPrivateData};
 use teechain_types::identity::Role;
-use teechain_types::rwset::{Version, VersionedValue};
-use teechain_types::state::{StateError, StateView};
-use teechain_types::tx::{transient_digest, Proposal, SignedProposal, TxHeader};
-use teechain_types::{sha256, Hash32};
+use teechain_types::tx::SignedProposal;
+use teechain_types::Hash32;
 
 use crate::host::ViewHost;
 use crate::protocol::FailureKind;
-use crate::{Enclave, EnclaveConfig, EnclaveError, EnclaveHandle, Endorsed, Platform};
-
-const CHANNEL: &str = "ch";
-const NS: &str = "testbed";
-const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
-
-/// Three organisations with their CAs.
-struct Net {
-    cas: Vec<OrgCa>,
-}
-
-impl Net {
-    fn new() -> Net {
-        Net { cas: ["org1", "org2", "org3"].iter().map(|o| OrgCa::generate(o).unwrap()).collect() }
-    }
-
-    fn ca(&self, org: &str) -> &OrgCa {
-        self.cas.iter().find(|c| c.org() == org).unwrap()
-    }
-
-    fn orgs(&self) -> Vec<(String, Vec<u8>)> {
-        self.cas.iter().map(|c| (c.org().to_string(), c.cert_der().to_vec())).collect()
-    }
-
-    fn identity(&self, org: &str, name: &str, role: Role) -> SigningIdentity {
-        self.ca(org).issue(name, role, &[]).unwrap().signing_identity(org).unwrap()
-    }
-
-    /// The enclave of a node of `org`, with the testbed installed.
-    fn enclave(&self, org: &str) -> EnclaveHandle {
-        let enclave = Enclave::new(EnclaveConfig {
-            platform: Platform::Virtual,
-            channel: CHANNEL.into(),
-            orgs: self.orgs(),
-            signer: self.identity(org, &format!("peer0.{org}"), Role::Peer),
-            limits: ExecutionLimits::default(),
-        })
-        .unwrap();
-        let handle = EnclaveHandle::in_process(enclave);
-        handle.install(teechain_contracts::TESTBED.to_vec()).unwrap();
-        handle
-    }
-}
-
-/// A collection of org1 and org2.
-fn shared() -> CollectionConfig {
-    CollectionConfig {
-        name: "shared".into(),
-        member_policy: "OR('org1.member','org2.member')".into(),
-        required_peer_count: 0,
-        max_peer_count: 1,
-        block_to_live: 0,
-        member_only_read: true,
-        member_only_write: true,
-        endorsement_policy: None,
-    }
-}
-
-/// Committed state of one node: the testbed's definition, the hashed private state, and
-/// the private values when `member`.
-struct MemState {
-    public: BTreeMap<(String, Vec<u8>), VersionedValue>,
-    hashed: BTreeMap<(String, String, Hash32), HashedValue>,
-    values: BTreeMap<(String, String, Vec<u8>), PrivateValue>,
-    member: bool,
-    block: u64,
-}
-
-impl MemState {
-    fn new(member: bool) -> MemState {
-        let def = ChaincodeDefinition {
-            name: NS.into(),
-            version: "1".into(),
-            sequence: 1,
-            code_hash: sha256(teechain_contracts::TESTBED),
-            endorsement_policy: "OR('org1.member')".into(),
-            collections: vec![shared()],
-        };
-        let mut public = BTreeMap::new();
-        public.insert(
-            (LIFECYCLE_NAMESPACE.to_string(), definition_state_key(NS)),
-            VersionedValue { value: encode(&def), version: Version { block: 0, tx: 0 } },
-        );
-        MemState { public, hashed: BTreeMap::new(), values: BTreeMap::new(), member, block: 0 }
-    }
-
-    /// Commits an endorsement's hashed private writes, and on a member node its values.
-    fn commit(&mut self, endorsed: &Endorsed) {
-        self.block += 1;
-        let version = Version { block: self.block, tx: 0 };
-        let rwset = &endorsed.response.payload.rwset;
-        for coll in &rwset.private {
-            for w in &coll.writes {
-                let k = (rwset.namespace.clone(), coll.collection.clone(), w.key_hash);
-                match w.value_hash {
-                    Some(value_hash) => self.hashed.insert(k, HashedValue { value_hash, version }),
-                    None => self.hashed.remove(&k),
-                };
-            }
-        }
-        if !self.member {
-            return;
-        }
-        for coll in endorsed.private.iter().flat_map(|p| &p.collections) {
-            for w in &coll.writes {
-                let k = (coll.namespace.clone(), coll.collection.clone(), w.key.clone());
-                match &w.value {
-                    Some(value) => {
-                        self.values.insert(k, PrivateValue { value: value.clone(), blind: w.blind, version })
-                    }
-                    None => self.values.remove(&k),
-                };
-            }
-        }
-    }
-}
-
-impl StateView for MemState {
-    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<VersionedValue>, StateError> {
-        Ok(self.public.get(&(namespace.to_string(), key.to_vec())).cloned())
-    }
-
-    fn range(&self, _: &str, _: &[u8], _: &[u8], _: usize) -> Result<Vec<(Vec<u8>, VersionedValue)>, StateError> {
-        Ok(Vec::new())
-    }
-
-    fn history(&self, _: &str, _: &[u8], _: usize) -> Result<Vec<HistoryEntry>, StateError> {
-        Ok(Vec::new())
-    }
-
-    fn private_get(&self, namespace: &str, collection: &str, key: &[u8]) -> Result<Option<PrivateValue>, StateError> {
-        if !self.member {
-            return Err(StateError("this node holds no values of the collection".into()));
-        }
-        Ok(self.values.get(&(namespace.to_string(), collection.to_string(), key.to_vec())).cloned())
-    }
-
-    fn private_range(
-        &self,
-        namespace: &str,
-        collection: &str,
-        start: &[u8],
-        end: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, PrivateValue)>, StateError> {
-        Ok(self
-            .values
-            .range((namespace.to_string(), collection.to_string(), start.to_vec())..)
-            .take_while(|((ns, c, k), _)| ns == namespace && c == collection && (end.is_empty() || k.as_slice() < end))
-            .take(limit)
-            .map(|((_, _, k), v)| (k.clone(), v.clone()))
-            .collect())
-    }
-
-    fn private_hash(
-        &self,
-        namespace: &str,
-        collection: &str,
-        key_hash: &Hash32,
-    ) -> Result<Option<HashedValue>, StateError> {
-        Ok(self.hashed.get(&(namespace.to_string(), collection.to_string(), *key_hash)).copied())
-    }
-}
-
-/// A signed proposal of `client` to call the testbed, and its transient map (with the
-/// blinding secret).
-fn proposal(client: &SigningIdentity, nonce: u8, function: &str, args: &[&[u8]]) -> (SignedProposal, Transient) {
-    let transient = vec![(BLINDING_TRANSIENT_KEY.to_string(), SECRET.to_vec())];
-    let proposal = Proposal {
-        header: TxHeader {
-            channel: CHANNEL.into(),
-            creator: client.identity().clone(),
-            nonce: vec![nonce; 24],
-            timestamp_ms: 1_700_000_000_000,
-        },
-        chaincode: NS.into(),
-        invocation: Invocation { function: function.into(), args: args.iter().map(|a| a.to_vec()).collect() },
-        transient_digest: transient_digest(&transient),
-    };
-    let signature = client.sign(&proposal.hash().0);
-    (SignedProposal { proposal, signature }, transient)
-}
-
-type Transient = Vec<(String, Vec<u8>)>;
+use crate::testing::{proposal, MemState, TestNet, Transient, NS};
+use crate::{EnclaveError, EnclaveHandle, Endorsed};
 
 fn endorse(enclave: &EnclaveHandle, state: &MemState, (sp, transient): (SignedProposal, Transient)) -> Endorsed {
     enclave.endorse(&ViewHost(state), sp, transient).unwrap()
@@ -220,7 +26,7 @@ fn evaluate(
 
 #[test]
 fn endorsing_a_private_write_returns_its_private_data_apart() {
-    let net = Net::new();
+    let net = TestNet::new();
     let enclave = net.enclave("org1");
     let client = net.identity("org1", "alice", Role::Client);
     let mut state = MemState::new(true);
@@ -276,7 +82,7 @@ fn endorsing_a_private_write_returns_its_private_data_apart() {
 
 #[test]
 fn a_non_member_enclave_refuses_to_read_values() {
-    let net = Net::new();
+    let net = TestNet::new();
     let client = net.identity("org1", "alice", Role::Client);
     let member = net.enclave("org1");
     let mut org1_state = MemState::new(true);
@@ -310,7 +116,7 @@ fn a_non_member_enclave_refuses_to_read_values() {
 
 #[test]
 fn implicit_collections_exist_only_for_channel_orgs() {
-    let net = Net::new();
+    let net = TestNet::new();
     let enclave = net.enclave("org2");
     let state = MemState::new(true);
     let client = net.identity("org1", "alice", Role::Client);

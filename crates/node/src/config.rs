@@ -71,6 +71,34 @@ pub struct NodeFile {
     pub network_dir: String,
     /// The node's name in the network config.
     pub name: String,
+    /// Blocks after which private data received for a transaction that never commits
+    /// is dropped from the (in-memory) transient store.
+    #[serde(default = "default_transient_retention")]
+    pub transient_retention_blocks: u64,
+    /// Where the node's enclave runs.
+    #[serde(default)]
+    pub enclave: EnclaveMode,
+    /// The `teechain-enclave` executable for [`EnclaveMode::Process`] (default: next to
+    /// the running `teechain` binary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enclave_exe: Option<PathBuf>,
+}
+
+impl NodeFile {
+    /// The start config of node `name` in a network directory two levels up.
+    pub fn new(name: String, enclave: EnclaveMode) -> NodeFile {
+        NodeFile {
+            network_dir: "../..".into(),
+            name,
+            transient_retention_blocks: default_transient_retention(),
+            enclave,
+            enclave_exe: None,
+        }
+    }
+}
+
+fn default_transient_retention() -> u64 {
+    crate::transient::DEFAULT_RETENTION_BLOCKS
 }
 
 /// File name of a node's start config inside its data directory.
@@ -85,12 +113,31 @@ pub struct InitOptions {
     pub host: String,
     /// Ports: node `i` (from 0) gets gateway `base_port + 10 i + 1` and peer `base_port + 10 i + 2`.
     pub base_port: u16,
+    /// Where the nodes' enclaves run.
+    pub enclave: EnclaveMode,
 }
 
 impl Default for InitOptions {
     fn default() -> Self {
-        InitOptions { channel: "teechain".into(), host: "127.0.0.1".into(), base_port: 7050 }
+        InitOptions {
+            channel: "teechain".into(),
+            host: "127.0.0.1".into(),
+            base_port: 7050,
+            enclave: EnclaveMode::InProcess,
+        }
     }
+}
+
+/// Where a node's enclave runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnclaveMode {
+    /// In the node's own process.
+    #[default]
+    InProcess,
+    /// As its own process (`teechain-enclave`) behind a Unix socket: the process a
+    /// Gramine manifest runs inside SGX.
+    Process,
 }
 
 /// The whole network config (`DIR/network.json`).
@@ -210,7 +257,7 @@ pub fn add_node(dir: &Path, org: &str) -> Result<NodeEntry, NodeError> {
     write_pair(&peer_identity_dir(dir, org, &identity), &id.cert_pem, &id.key_pem)?;
     let data_dir = format!("nodes/{name}");
     std::fs::create_dir_all(dir.join(&data_dir)).map_err(NodeError::io(dir.join(&data_dir)))?;
-    let node_file = NodeFile { network_dir: "../..".into(), name: name.clone() };
+    let node_file = NodeFile::new(name.clone(), EnclaveMode::default());
     let node_file_path = dir.join(&data_dir).join(NODE_FILE);
     let text = serde_json::to_string_pretty(&node_file).map_err(|e| NodeError::Invalid(e.to_string()))?;
     std::fs::write(&node_file_path, text).map_err(NodeError::io(&node_file_path))?;
@@ -285,7 +332,7 @@ pub fn init_network_with(dir: &Path, orgs: &[String], options: &InitOptions) -> 
                 NodeError::Invalid(format!("base port {} leaves no room for {} nodes", options.base_port, orgs.len()))
             })
         };
-        let node_file = NodeFile { network_dir: "../..".into(), name: node_name.clone() };
+        let node_file = NodeFile::new(node_name.clone(), options.enclave);
         let node_file_path = dir.join(&data_dir).join(NODE_FILE);
         let text = serde_json::to_string_pretty(&node_file).map_err(|e| NodeError::Invalid(e.to_string()))?;
         std::fs::write(&node_file_path, text).map_err(NodeError::io(&node_file_path))?;

@@ -31,7 +31,7 @@ pub enum NodeError {
     #[error("ledger: {0}")]
     Ledger(#[from] LedgerError),
     /// The enclave refused or failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Enclave(#[from] EnclaveError),
     /// No node of a needed organisation is in the network.
     #[error("no node of organisation '{0}' in this network")]

@@ -22,4 +22,4 @@ pub mod transient;
 pub use error::NodeError;
 pub use gateway::{Gateway, SubmitOutcome};
 pub use local::{LocalNetwork, MAX_BLOCK_TRANSACTIONS};
-pub use peer::Peer;
+pub use peer::{EnclaveBackend, Peer};

@@ -46,6 +46,7 @@ impl LocalNetwork {
                 &orgs,
                 signer,
                 msp.clone(),
+                &crate::peer::EnclaveBackend::InProcess,
             )?);
         }
         let net = LocalNetwork { dir: dir.to_path_buf(), config, peers, orderer: Mutex::new(()) };

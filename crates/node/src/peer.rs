@@ -8,7 +8,7 @@ use teechain_chaincode_runtime::ExecutionLimits;
 use teechain_crypto::{Msp, SigningIdentity};
 use teechain_enclave::host::ViewHost;
 use teechain_enclave::Endorsed;
-use teechain_enclave::{Enclave, EnclaveConfig, EnclaveHandle, Platform};
+use teechain_enclave::{Enclave, EnclaveBoot, EnclaveConfig, EnclaveHandle, EnclaveProcess, Platform};
 use teechain_ledger::lifecycle;
 use teechain_ledger::{BlockOutcome, BlockValidator, Ledger};
 use teechain_types::chaincode::{ChaincodeDefinition, ChaincodeResponse};
@@ -23,8 +23,22 @@ pub struct Peer {
     data_dir: PathBuf,
     ledger: Ledger,
     enclave: EnclaveHandle,
+    /// The enclave's process, when it runs in its own; dropping it stops the process.
+    _enclave_process: Option<EnclaveProcess>,
     validator: BlockValidator,
     transient: TransientStore,
+}
+
+/// How a node runs its enclave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnclaveBackend {
+    /// In the node's process.
+    InProcess,
+    /// As the `exe` process (`teechain-enclave`) behind a Unix socket in the data directory.
+    Process {
+        /// The enclave executable.
+        exe: PathBuf,
+    },
 }
 
 impl Peer {
@@ -37,23 +51,36 @@ impl Peer {
         orgs: &[(String, Vec<u8>)],
         signer: SigningIdentity,
         msp: Arc<Msp>,
+        backend: &EnclaveBackend,
     ) -> Result<Peer, NodeError> {
         let org = signer.identity().org.clone();
         let ledger = Ledger::open(&data_dir.join("ledger.redb"))?;
-        let enclave = Enclave::new(EnclaveConfig {
+        let config = EnclaveConfig {
             platform: Platform::Virtual,
             channel: channel.to_string(),
             orgs: orgs.to_vec(),
             signer,
             limits: ExecutionLimits::default(),
-        })
-        .map_err(NodeError::Invalid)?;
+        };
+        let (enclave, process) = match backend {
+            EnclaveBackend::InProcess => {
+                (EnclaveHandle::in_process(Enclave::new(config).map_err(NodeError::Invalid)?), None)
+            }
+            EnclaveBackend::Process { exe } => {
+                let boot = EnclaveBoot::from_config(&config).map_err(|e| NodeError::Invalid(e.to_string()))?;
+                let dir = data_dir.join("enclave");
+                let (handle, process) = EnclaveHandle::spawn_process(exe, &boot, &dir)?;
+                tracing::info!(pid = process.id(), socket = %process.socket().display(), "enclave process started");
+                (handle, Some(process))
+            }
+        };
         let peer = Peer {
             name: name.to_string(),
             org,
             data_dir: data_dir.to_path_buf(),
             ledger,
-            enclave: EnclaveHandle::in_process(enclave),
+            enclave,
+            _enclave_process: process,
             validator: BlockValidator::new(channel, msp),
             transient: TransientStore::new(DEFAULT_RETENTION_BLOCKS),
         };
@@ -78,6 +105,12 @@ impl Peer {
             }
         }
         Ok(())
+    }
+
+    /// Drops uncommitted private data after `blocks` blocks instead of the default.
+    pub fn with_transient_retention(mut self, blocks: u64) -> Peer {
+        self.transient = TransientStore::new(blocks);
+        self
     }
 
     /// Node name.

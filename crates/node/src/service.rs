@@ -6,10 +6,10 @@
 //! [`GrpcRaftTransport`] carries Raft's messages over the peer service. [`NodeService`]
 //! answers the gateway and peer services. [`run`] wires them for `teechain node start`.
 
-use crate::config::{self, NetworkConfig, NodeEntry, NodeFile};
+use crate::config::{self, EnclaveMode, NetworkConfig, NodeEntry, NodeFile};
 use crate::error::NodeError;
 use crate::gateway::SubmitOutcome;
-use crate::peer::Peer;
+use crate::peer::{EnclaveBackend, Peer};
 use crate::private::{PeerClients, PrivateDataService};
 use crate::rpc::{
     self, ChaincodeEventRecord, ClientTls, EventStream, NodeApi, NodeStatus, PeerClient, ServerTls, Transient,
@@ -222,7 +222,10 @@ impl NodeService {
             height: ledger.height(),
             last_hash: ledger.last_hash(),
             healthy,
-            platform: "virtual (INSECURE)".into(),
+            platform: match self.peer.enclave().socket() {
+                Some(_) => "virtual (INSECURE), enclave in its own process".into(),
+                None => "virtual (INSECURE), enclave in-process".into(),
+            },
         }
     }
 }
@@ -471,6 +474,10 @@ pub struct NodeSetup {
     pub config: NetworkConfig,
     /// This node.
     pub me: NodeEntry,
+    /// Blocks after which uncommitted private data is dropped.
+    pub transient_retention_blocks: u64,
+    /// Where the enclave runs.
+    pub enclave: EnclaveBackend,
 }
 
 impl NodeSetup {
@@ -486,7 +493,16 @@ impl NodeSetup {
             path: node_file.to_path_buf(),
             message: format!("node '{}' is not in the network config", nf.name),
         })?;
-        Ok(NodeSetup { dir, config, me })
+        let enclave = match nf.enclave {
+            EnclaveMode::InProcess => EnclaveBackend::InProcess,
+            EnclaveMode::Process => EnclaveBackend::Process {
+                exe: match nf.enclave_exe {
+                    Some(exe) => base.join(exe),
+                    None => default_enclave_exe()?,
+                },
+            },
+        };
+        Ok(NodeSetup { dir, config, me, transient_retention_blocks: nf.transient_retention_blocks, enclave })
     }
 }
 
@@ -498,13 +514,16 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     rpc::tls::install_crypto_provider();
-    let NodeSetup { dir, config, me } = setup;
+    let NodeSetup { dir, config, me, transient_retention_blocks, enclave } = setup;
     rpc::wiretap::start(&me.name);
     let orgs = config.msp_orgs()?;
     let msp = Arc::new(Msp::new(&orgs)?);
     let signer = config::load_identity(&config::peer_identity_dir(&dir, &me.org, &me.identity), &me.org)?;
     let data_dir = dir.join(&me.data_dir);
-    let peer = Arc::new(Peer::open(&me.name, &data_dir, &config.channel.channel, &orgs, signer, msp)?);
+    let peer = Arc::new(
+        Peer::open(&me.name, &data_dir, &config.channel.channel, &orgs, signer, msp, &enclave)?
+            .with_transient_retention(transient_retention_blocks),
+    );
     let (height_tx, height_rx) = watch::channel(peer.ledger().height());
     let (events, _) = broadcast::channel(4096);
     let applier = Arc::new(LedgerApplier { peer: peer.clone(), height: height_tx, events: events.clone() });
@@ -559,6 +578,12 @@ pub async fn run(
     server.shutdown().await?;
     tracing::info!(node = %me.name, took_ms = started.elapsed().as_millis() as u64, "stopped");
     Ok(())
+}
+
+/// `teechain-enclave` next to the running executable.
+fn default_enclave_exe() -> Result<PathBuf, NodeError> {
+    let me = std::env::current_exe().map_err(|e| NodeError::Invalid(format!("locating this executable: {e}")))?;
+    Ok(me.with_file_name("teechain-enclave"))
 }
 
 fn resolve(address: &str) -> Result<std::net::SocketAddr, NodeError> {

@@ -182,6 +182,8 @@ fn private_payment(dir: &Path, out: &Output) -> Result<Value> {
         )
         .context("transfer_private")?;
     out.line(format!("org1 pays org2 10 privately: committed in block {} (tx {})", paid.block, paid.tx_id.short()));
+    // org3 reads through its own node: let it reach the block first.
+    network::wait_for_agreement(dir)?;
     let balance = |c: &Client, gw: &dyn Gateway, org: &str| -> Result<String> {
         let r = c.query(gw, "payment", "balance_private", args(&["org1org2", org]))?;
         Ok(String::from_utf8_lossy(&r.payload).to_string())

@@ -85,6 +85,9 @@ pub(crate) fn asset(dir: &Path, base_port: Option<u16>, out: &Output) -> Result<
         &transient(&[("asset_price", b"400")]),
     )
     .context("agree_to_buy")?;
+    // Each organisation commits through its own node; let org1's node see org2's
+    // agreement before org1 endorses against it.
+    network::wait_for_agreement(dir)?;
     out.line("org1 agrees to sell for 500, org2 to buy for 400 (each price private to its organisation)");
 
     let transfer = |buy: &(Vec<u8>, Vec<u8>)| -> Result<teechain_client::Committed> {
@@ -122,8 +125,10 @@ pub(crate) fn asset(dir: &Path, base_port: Option<u16>, out: &Output) -> Result<
         &transient(&[("asset_price", b"500")]),
     )
     .context("agree_to_buy again")?;
+    network::wait_for_agreement(dir)?;
     let done = transfer(&opening(&org2, &conn2, "buy")?).context("transfer")?;
     out.line(format!("org2 agrees at 500; transfer committed in block {} (tx {})", done.block, done.tx_id.short()));
+    network::wait_for_agreement(dir)?;
 
     let public = org3.query(conn3.gateway(), "asset-transfer", "read_asset", args(&[ASSET]))?;
     let public = String::from_utf8_lossy(&public.payload).to_string();

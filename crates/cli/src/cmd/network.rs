@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use teechain_node::config::{init_network_with, InitOptions, NetworkConfig};
+use teechain_node::config::{init_network_with, EnclaveMode, InitOptions, NetworkConfig};
 use teechain_node::rpc::{ClientTls, GatewayClient, NodeStatus};
 
 #[derive(Subcommand)]
@@ -30,6 +30,10 @@ pub(crate) enum NetworkCommand {
         /// First port: node i gets gateway port BASE+10i+1 and peer port BASE+10i+2.
         #[arg(long, default_value_t = 7050)]
         base_port: u16,
+        /// Where each node's enclave runs: `in-process`, or `process` (its own
+        /// `teechain-enclave` process behind a Unix socket).
+        #[arg(long, value_enum, default_value_t = EnclaveArg::InProcess)]
+        enclave: EnclaveArg,
     },
     /// Start every node of the network as its own process and wait until they serve.
     Up {
@@ -53,8 +57,12 @@ pub(crate) enum NetworkCommand {
 
 pub(crate) fn run(cmd: NetworkCommand, out: &Output) -> Result<()> {
     match cmd {
-        NetworkCommand::Init { dir, orgs, channel, host, base_port } => {
-            init(&dir, &orgs, channel, host, base_port, out)
+        NetworkCommand::Init { dir, orgs, channel, host, base_port, enclave } => {
+            let enclave = match enclave {
+                EnclaveArg::InProcess => EnclaveMode::InProcess,
+                EnclaveArg::Process => EnclaveMode::Process,
+            };
+            init(&dir, &orgs, &InitOptions { channel, host, base_port, enclave }, out)
         }
         NetworkCommand::Up { dir } => up(&dir, out),
         NetworkCommand::Down { dir } => down(&dir, out),
@@ -67,9 +75,19 @@ pub(crate) fn run(cmd: NetworkCommand, out: &Output) -> Result<()> {
     }
 }
 
-fn init(dir: &Path, orgs: &[String], channel: String, host: String, base_port: u16, out: &Output) -> Result<()> {
+/// Where enclaves run, as `network init --enclave` spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EnclaveArg {
+    /// In the node's own process.
+    InProcess,
+    /// In a `teechain-enclave` process of its own.
+    Process,
+}
+
+fn init(dir: &Path, orgs: &[String], options: &InitOptions, out: &Output) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let config = init_network_with(dir, orgs, &InitOptions { channel: channel.clone(), host, base_port })?;
+    let config = init_network_with(dir, orgs, options)?;
+    let channel = options.channel.clone();
     let nodes: Vec<_> = config.nodes.iter().map(|n| n.name.clone()).collect();
     let lines: Vec<String> = config
         .nodes

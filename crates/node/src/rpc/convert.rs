@@ -176,6 +176,7 @@ pub fn to_status(error: NodeError) -> Status {
             (enclave_code(kind), WireError::Enclave { kind, message: truncate(message) })
         }
         NodeError::Enclave(EnclaveError::Protocol(m)) => (Code::Internal, WireError::EnclaveProtocol(truncate(m))),
+        NodeError::Enclave(EnclaveError::Unavailable(m)) => (Code::Unavailable, WireError::Unavailable(truncate(m))),
         NodeError::NotLeader { leader } => (Code::Unavailable, WireError::NotLeader { leader }),
         NodeError::Unavailable(m) => (Code::Unavailable, WireError::Unavailable(truncate(m))),
         NodeError::Timeout(m) => (Code::DeadlineExceeded, WireError::Timeout(truncate(m))),

@@ -1,0 +1,231 @@
+//! Test fixtures shared by this crate's unit and integration tests (and available to other
+//! crates with the `test-utils` feature): a channel of three organisations, committed state
+//! in memory with the testbed contract defined, and signed proposals to call it.
+
+use std::collections::BTreeMap;
+
+use teechain_chaincode_runtime::ExecutionLimits;
+use teechain_crypto::{OrgCa, SigningIdentity};
+use teechain_types::chaincode::{
+    definition_state_key, ChaincodeDefinition, HistoryEntry, Invocation, LIFECYCLE_NAMESPACE,
+};
+use teechain_types::codec::encode;
+use teechain_types::collection::{CollectionConfig, HashedValue, PrivateValue, BLINDING_TRANSIENT_KEY};
+use teechain_types::identity::Role;
+use teechain_types::rwset::{Version, VersionedValue};
+use teechain_types::state::{StateError, StateView};
+use teechain_types::tx::{transient_digest, Proposal, SignedProposal, TxHeader};
+use teechain_types::{sha256, Hash32};
+
+use crate::{Enclave, EnclaveConfig, EnclaveHandle, Endorsed, Platform};
+
+/// The channel.
+pub const CHANNEL: &str = "ch";
+/// The testbed contract's name (its state namespace).
+pub const NS: &str = "testbed";
+/// The blinding secret every [`proposal`] carries in its transient map.
+pub const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+/// Three organisations (`org1`, `org2`, `org3`) with their CAs.
+pub struct TestNet {
+    cas: Vec<OrgCa>,
+}
+
+impl Default for TestNet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestNet {
+    /// Fresh CAs for the three organisations.
+    pub fn new() -> TestNet {
+        TestNet { cas: ["org1", "org2", "org3"].iter().map(|o| OrgCa::generate(o).expect("CA")).collect() }
+    }
+
+    /// The CA of `org`.
+    pub fn ca(&self, org: &str) -> &OrgCa {
+        self.cas.iter().find(|c| c.org() == org).expect("one of org1, org2, org3")
+    }
+
+    /// The channel's organisations and CA certificates.
+    pub fn orgs(&self) -> Vec<(String, Vec<u8>)> {
+        self.cas.iter().map(|c| (c.org().to_string(), c.cert_der().to_vec())).collect()
+    }
+
+    /// A new identity of `org`.
+    pub fn identity(&self, org: &str, name: &str, role: Role) -> SigningIdentity {
+        self.ca(org).issue(name, role, &[]).expect("issue").signing_identity(org).expect("identity")
+    }
+
+    /// The configuration of the enclave of a node of `org` (`peer0.<org>`).
+    pub fn config(&self, org: &str) -> EnclaveConfig {
+        EnclaveConfig {
+            platform: Platform::Virtual,
+            channel: CHANNEL.into(),
+            orgs: self.orgs(),
+            signer: self.identity(org, &format!("peer0.{org}"), Role::Peer),
+            limits: ExecutionLimits::default(),
+        }
+    }
+
+    /// The enclave of a node of `org`, in this process, with the testbed installed.
+    pub fn enclave(&self, org: &str) -> EnclaveHandle {
+        let handle = EnclaveHandle::in_process(Enclave::new(self.config(org)).expect("enclave"));
+        handle.install(teechain_contracts::TESTBED.to_vec()).expect("install testbed");
+        handle
+    }
+}
+
+/// A collection of org1 and org2.
+pub fn shared() -> CollectionConfig {
+    CollectionConfig {
+        name: "shared".into(),
+        member_policy: "OR('org1.member','org2.member')".into(),
+        required_peer_count: 0,
+        max_peer_count: 1,
+        block_to_live: 0,
+        member_only_read: true,
+        member_only_write: true,
+        endorsement_policy: None,
+    }
+}
+
+/// Committed state of one node: the testbed's definition (with the [`shared`]
+/// collection), public state, the hashed private state, and the private values when
+/// `member`.
+pub struct MemState {
+    public: BTreeMap<(String, Vec<u8>), VersionedValue>,
+    hashed: BTreeMap<(String, String, Hash32), HashedValue>,
+    values: BTreeMap<(String, String, Vec<u8>), PrivateValue>,
+    member: bool,
+    block: u64,
+}
+
+impl MemState {
+    /// State with only the testbed's definition committed; `member` says whether the node
+    /// holds the values of the `shared` collection.
+    pub fn new(member: bool) -> MemState {
+        let def = ChaincodeDefinition {
+            name: NS.into(),
+            version: "1".into(),
+            sequence: 1,
+            code_hash: sha256(teechain_contracts::TESTBED),
+            endorsement_policy: "OR('org1.member')".into(),
+            collections: vec![shared()],
+        };
+        let mut public = BTreeMap::new();
+        public.insert(
+            (LIFECYCLE_NAMESPACE.to_string(), definition_state_key(NS)),
+            VersionedValue { value: encode(&def), version: Version { block: 0, tx: 0 } },
+        );
+        MemState { public, hashed: BTreeMap::new(), values: BTreeMap::new(), member, block: 0 }
+    }
+
+    /// Commits an endorsement's writes in a new block: public writes, hashed private
+    /// writes, and on a member node the private values.
+    pub fn commit(&mut self, endorsed: &Endorsed) {
+        self.block += 1;
+        let version = Version { block: self.block, tx: 0 };
+        let rwset = &endorsed.response.payload.rwset;
+        for w in &rwset.writes {
+            let k = (rwset.namespace.clone(), w.key.clone());
+            match &w.value {
+                Some(value) => self.public.insert(k, VersionedValue { value: value.clone(), version }),
+                None => self.public.remove(&k),
+            };
+        }
+        for coll in &rwset.private {
+            for w in &coll.writes {
+                let k = (rwset.namespace.clone(), coll.collection.clone(), w.key_hash);
+                match w.value_hash {
+                    Some(value_hash) => self.hashed.insert(k, HashedValue { value_hash, version }),
+                    None => self.hashed.remove(&k),
+                };
+            }
+        }
+        if !self.member {
+            return;
+        }
+        for coll in endorsed.private.iter().flat_map(|p| &p.collections) {
+            for w in &coll.writes {
+                let k = (coll.namespace.clone(), coll.collection.clone(), w.key.clone());
+                match &w.value {
+                    Some(value) => {
+                        self.values.insert(k, PrivateValue { value: value.clone(), blind: w.blind, version })
+                    }
+                    None => self.values.remove(&k),
+                };
+            }
+        }
+    }
+}
+
+impl StateView for MemState {
+    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<VersionedValue>, StateError> {
+        Ok(self.public.get(&(namespace.to_string(), key.to_vec())).cloned())
+    }
+
+    fn range(&self, _: &str, _: &[u8], _: &[u8], _: usize) -> Result<Vec<(Vec<u8>, VersionedValue)>, StateError> {
+        Ok(Vec::new())
+    }
+
+    fn history(&self, _: &str, _: &[u8], _: usize) -> Result<Vec<HistoryEntry>, StateError> {
+        Ok(Vec::new())
+    }
+
+    fn private_get(&self, namespace: &str, collection: &str, key: &[u8]) -> Result<Option<PrivateValue>, StateError> {
+        if !self.member {
+            return Err(StateError("this node holds no values of the collection".into()));
+        }
+        Ok(self.values.get(&(namespace.to_string(), collection.to_string(), key.to_vec())).cloned())
+    }
+
+    fn private_range(
+        &self,
+        namespace: &str,
+        collection: &str,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, PrivateValue)>, StateError> {
+        Ok(self
+            .values
+            .range((namespace.to_string(), collection.to_string(), start.to_vec())..)
+            .take_while(|((ns, c, k), _)| ns == namespace && c == collection && (end.is_empty() || k.as_slice() < end))
+            .take(limit)
+            .map(|((_, _, k), v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn private_hash(
+        &self,
+        namespace: &str,
+        collection: &str,
+        key_hash: &Hash32,
+    ) -> Result<Option<HashedValue>, StateError> {
+        Ok(self.hashed.get(&(namespace.to_string(), collection.to_string(), *key_hash)).copied())
+    }
+}
+
+/// A transient map.
+pub type Transient = Vec<(String, Vec<u8>)>;
+
+/// A signed proposal of `client` to call the testbed, and its transient map (with the
+/// blinding secret). `nonce` makes the transaction id distinct.
+pub fn proposal(client: &SigningIdentity, nonce: u8, function: &str, args: &[&[u8]]) -> (SignedProposal, Transient) {
+    let transient = vec![(BLINDING_TRANSIENT_KEY.to_string(), SECRET.to_vec())];
+    let proposal = Proposal {
+        header: TxHeader {
+            channel: CHANNEL.into(),
+            creator: client.identity().clone(),
+            nonce: vec![nonce; 24],
+            timestamp_ms: 1_700_000_000_000,
+        },
+        chaincode: NS.into(),
+        invocation: Invocation { function: function.into(), args: args.iter().map(|a| a.to_vec()).collect() },
+        transient_digest: transient_digest(&transient),
+    };
+    let signature = client.sign(&proposal.hash().0);
+    (SignedProposal { proposal, signature }, transient)
+}
