@@ -69,6 +69,11 @@ impl Peer {
             EnclaveBackend::Process { exe } => {
                 let boot = EnclaveBoot::from_config(&config).map_err(|e| NodeError::Invalid(e.to_string()))?;
                 let dir = data_dir.join("enclave");
+                std::fs::create_dir_all(&dir).map_err(NodeError::io(&dir))?;
+                // The socket and the boot file (which holds the node key for now) are the
+                // node user's alone.
+                std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                    .map_err(NodeError::io(&dir))?;
                 let (handle, process) = EnclaveHandle::spawn_process(exe, &boot, &dir)?;
                 tracing::info!(pid = process.id(), socket = %process.socket().display(), "enclave process started");
                 (handle, Some(process))
