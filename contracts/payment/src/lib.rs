@@ -64,9 +64,11 @@ fn handle(stub: &mut Stub, inv: Invocation) -> Result<Vec<u8>, Refusal> {
         "balance_private" => private::balance(stub, &inv),
         "balance_hash" => private::balance_hash(stub, &inv),
         "disclose" => private::disclose(stub, &inv),
-        // Names the public functions only (the runtime's tests pin this message).
         other => {
-            refuse!("unknown function {other}; payment offers init, transfer, balance and history")
+            refuse!(
+                "unknown function {other}; payment offers init, transfer, balance, history, init_private, \
+                 transfer_private, balance_private, balance_hash and disclose"
+            )
         }
     }
 }
