@@ -34,7 +34,7 @@
 //! its own refusal message.
 
 use teechain_sdk::teechain_types::collection::{implicit_collection_name, private_value_hash};
-use teechain_sdk::{arg_str, expect_args, refuse, Hash32, Invocation, Refusal, Stub};
+use teechain_sdk::{arg_str, expect_args, json_string, refuse, Hash32, Invocation, Refusal, Stub};
 
 teechain_sdk::chaincode!(handle);
 
@@ -333,21 +333,6 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// `s` as a JSON string literal.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 /// Parses a JSON object whose values are all strings (the public records this contract
 /// writes) into its fields, in order; `None` for anything else.

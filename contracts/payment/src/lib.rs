@@ -33,7 +33,7 @@
 //! (unknown collection, a non-member reading, no blinding secret) become refusals
 //! carrying its message.
 
-use teechain_sdk::{arg_str, expect_args, refuse, Invocation, Refusal, Stub};
+use teechain_sdk::{arg_str, expect_args, json_string, refuse, Invocation, Refusal, Stub};
 
 mod private;
 
@@ -205,18 +205,3 @@ fn history(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
     Ok(out.into_bytes())
 }
 
-/// `s` as a JSON string literal.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}

@@ -5,12 +5,12 @@
 //! reads balances with `get_private`; so `init_private` may be endorsed by any node
 //! (blind writes), the other writes only by nodes of member organisations.
 
-use teechain_sdk::{arg_str, expect_args, refuse, Invocation, Refusal, Stub};
+use teechain_sdk::{arg_str, expect_args, json_string, refuse, Invocation, Refusal, Stub};
 
 /// The transient input that carries a private transfer's amount.
 pub(crate) const AMOUNT_TRANSIENT: &str = "amount";
 
-use crate::{balance_key, json_string, owner, parse_amount, parse_balance, INITIAL_BALANCE, INIT_KEY};
+use crate::{balance_key, owner, parse_amount, parse_balance, INITIAL_BALANCE, INIT_KEY};
 
 /// `init_private(collection, account...)`: every named account (an organisation or one of its
 /// sub-accounts) starts at 100 in `collection`.

@@ -487,7 +487,7 @@ impl StateView for Snapshot {
             _ if self.expired(namespace, collection, hashed.version)? => Ok(None),
             // Never answer with an older value: the ledger says the key changed since.
             _ => Err(StateError(format!(
-                "the private data of key hash {key_hash} in {namespace}/{collection} (written in block {} tx {})                  has not reached this node yet (reconciliation pending)",
+                "the private data of key hash {key_hash} in {namespace}/{collection} (written in block {} tx {}) has not reached this node yet (reconciliation pending)",
                 hashed.version.block, hashed.version.tx
             ))),
         }

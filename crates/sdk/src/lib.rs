@@ -140,6 +140,23 @@ macro_rules! chaincode {
     };
 }
 
+/// `s` as a JSON string literal, for contracts that build small JSON by hand (serde_json
+/// would bring floating-point code the runtime rejects).
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// The `index`-th argument as UTF-8 text, refusing with a message that names it
 /// (`name`) when it is missing or not UTF-8.
 pub fn arg_str<'a>(inv: &'a Invocation, index: usize, name: &str) -> Result<&'a str, Refusal> {
