@@ -191,14 +191,27 @@ impl PlatformKey {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        match teechain_crypto::write_secret(path, &pem) {
-            Ok(()) => Ok(created),
-            // Another process created it between our read and our write: use theirs,
-            // so the machine keeps one platform key.
-            Err(CryptoError::SecretExists { .. }) => Self::load(path),
-            Err(CryptoError::Io { op, path, message }) => Err(AttestationError::Io { op, path, message }),
+        // Written whole under a private name, then linked into place: another process
+        // never reads a half-written key, and if one linked its key first, we use
+        // theirs, so the machine keeps one platform key.
+        let tmp = path.with_extension(format!("tmp.{}.{:016x}", std::process::id(), rand::random::<u64>()));
+        let written = match teechain_crypto::write_secret(&tmp, &pem) {
+            Ok(()) => std::fs::hard_link(&tmp, path),
+            Err(CryptoError::Io { op, path, message }) => return Err(AttestationError::Io { op, path, message }),
             Err(other) => {
-                Err(AttestationError::Io { op: "write", path: path.display().to_string(), message: other.to_string() })
+                return Err(AttestationError::Io {
+                    op: "write",
+                    path: tmp.display().to_string(),
+                    message: other.to_string(),
+                })
+            }
+        };
+        let _ = std::fs::remove_file(&tmp);
+        match written {
+            Ok(()) => Ok(created),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load(path),
+            Err(e) => {
+                Err(AttestationError::Io { op: "link", path: path.display().to_string(), message: e.to_string() })
             }
         }
     }
@@ -228,6 +241,14 @@ impl PlatformKey {
     /// The key verifiers list as trusted.
     pub fn public_key(&self) -> PlatformPublicKey {
         PlatformPublicKey(self.key.verifying_key().to_bytes())
+    }
+
+    /// A key derived from the platform key for `domain` and `context`: the virtual
+    /// stand-in for SGX's sealing keys. Anyone who can read the platform key file can
+    /// derive it too, which is what INSECURE means here.
+    pub fn derive_key(&self, domain: &[u8], context: &[u8]) -> [u8; 32] {
+        let secret = zeroize::Zeroizing::new(self.key.to_bytes());
+        teechain_crypto::derive_key(secret.as_slice(), domain, &[context])
     }
 
     /// Signs an enclave's measurement and report data into virtual evidence.

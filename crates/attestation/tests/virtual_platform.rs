@@ -174,3 +174,18 @@ fn platform_public_key_hex_round_trip() {
     assert_eq!(PlatformPublicKey::from_hex(&key.to_string()), Some(key));
     assert_eq!(PlatformPublicKey::from_hex("abcd"), None);
 }
+
+#[test]
+fn processes_racing_to_create_the_platform_key_end_with_one_key() {
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("teechain").join("platform.key");
+        let keys: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6).map(|_| s.spawn(|| PlatformKey::load_or_create(&path))).collect();
+            handles.into_iter().map(|h| h.join().unwrap().expect("no racer sees a half-written key")).collect()
+        });
+        assert!(keys.iter().all(|k| k.public_key() == keys[0].public_key()), "one key per machine");
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind");
+    }
+}

@@ -31,6 +31,9 @@ enum Command {
     /// Run a node.
     #[command(subcommand)]
     Node(cmd::node::NodeCommand),
+    /// Register and list the nodes' enclaves.
+    #[command(subcommand)]
+    Enclave(cmd::enclave::EnclaveCommand),
     /// Invoke a chaincode function: endorse, order, commit.
     Invoke(cmd::invoke::InvokeArgs),
     /// Query a chaincode function on one node (no transaction).
@@ -60,6 +63,7 @@ fn main() {
     let result = match cli.command {
         Command::Network(c) => cmd::network::run(c, &out),
         Command::Node(c) => cmd::node::run_command(c, &out),
+        Command::Enclave(c) => cmd::enclave::run(c, &out),
         Command::Bench(a) => cmd::bench::run(a, &out),
         Command::Chaincode(c) => cmd::chaincode::run(c, &out),
         Command::Invoke(a) => cmd::invoke::invoke(a, &out),

@@ -3,6 +3,9 @@
 
 /// Commands against the in-process network (network down) and the demo.
 mod commands;
+/// The enclave registry on node processes: registration, forged and unregistered
+/// endorsements, lost sealed keys.
+mod enclaves;
 /// Networks of node processes: Raft ordering, mutual TLS, faults.
 mod network;
 /// Private data collections on node processes: confidentiality, dissemination,

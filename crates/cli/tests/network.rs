@@ -239,7 +239,7 @@ fn a_transaction_with_one_endorsement_too_few_is_invalid_on_every_node() {
     let proposal = client.propose("payment", "transfer", args, &[]);
     let responses = gw.endorse(&proposal, &[]).expect("endorse");
     assert_eq!(responses.len(), 2);
-    let org1_only: Vec<_> = responses.into_iter().filter(|r| r.endorsement.endorser.org == "org1").collect();
+    let org1_only: Vec<_> = responses.into_iter().filter(|r| r.endorsement.org == "org1").collect();
     let tx = client.assemble(&proposal, &org1_only).expect("assemble");
     let tx_id = tx.tx_id();
     let outcome = gw.submit(tx).expect("ordered");

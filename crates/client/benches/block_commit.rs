@@ -20,6 +20,8 @@ use teechain_ledger::{BlockValidator, Ledger};
 use teechain_node::config::{init_network, NetworkConfig};
 use teechain_node::{Gateway, LocalNetwork};
 use teechain_types::chaincode::{Caller, InvocationContext};
+use teechain_types::codec::{decode, Limits};
+use teechain_types::enclave::{enclave_state_key, RegisteredEnclave, ENCLAVE_NAMESPACE};
 use teechain_types::tx::{LifecycleOp, TxBody};
 use teechain_types::{sha256, Block, Role, Transaction};
 
@@ -87,7 +89,8 @@ fn next_block(ledger: &Ledger, txs: &[Transaction]) -> Block {
 fn bench(c: &mut Criterion) {
     let f = fixture();
     let msp = Arc::new(Msp::new(&f.config.msp_orgs().expect("orgs")).expect("msp"));
-    let validator = BlockValidator::new(f.config.channel.channel.clone(), msp.clone());
+    let attestation = f.config.channel.attestation.policy().expect("attestation policy");
+    let validator = BlockValidator::new(f.config.channel.channel.clone(), msp.clone(), attestation);
 
     // Sanity: the block is entirely valid, so the benchmark measures the full path.
     {
@@ -119,6 +122,17 @@ fn bench(c: &mut Criterion) {
         b.iter(|| validator.validate(&ledger.snapshot().expect("snap"), &block).expect("validate"))
     });
 
+    let registry = copy_ledger(&f.ledger_file);
+    let snapshot = registry.1.snapshot().expect("snap");
+    let enclave_key = |id: &teechain_types::Hash32| {
+        use teechain_types::state::StateView;
+        let v = snapshot
+            .get(ENCLAVE_NAMESPACE, &enclave_state_key(id))
+            .expect("read registry")
+            .expect("registered enclave");
+        let record: RegisteredEnclave = decode(&v.value, Limits::RECORD).expect("record");
+        teechain_crypto::VerifyingKey::from_bytes(&record.registration.keys.signing_key).expect("key")
+    };
     let mut sigs = Vec::new();
     for tx in &f.txs {
         let creator = msp.validate(&tx.payload.header.creator).expect("creator");
@@ -126,7 +140,7 @@ fn bench(c: &mut Criterion) {
         if let TxBody::Invoke(inv) = &tx.payload.body {
             let h = inv.response.hash().0;
             for e in &inv.endorsements {
-                sigs.push((h, e.signature, msp.validate(&e.endorser).expect("endorser").public_key));
+                sigs.push((h, e.signature, enclave_key(&e.enclave)));
             }
         }
     }

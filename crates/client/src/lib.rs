@@ -14,8 +14,8 @@ use teechain_types::chaincode::{ChaincodeEvent, ChaincodeResponse, Invocation};
 use teechain_types::codec::encode;
 use teechain_types::collection::BLINDING_TRANSIENT_KEY;
 use teechain_types::tx::{
-    transient_digest, EndorsedInvocation, LifecycleOp, Proposal, ProposalResponse, SignedProposal, TxBody, TxHeader,
-    TxPayload,
+    transient_digest, EndorsedInvocation, Endorsement, LifecycleOp, Proposal, ProposalResponse, SignedProposal, TxBody,
+    TxHeader, TxPayload,
 };
 use teechain_types::{sha256, Identity, Transaction, TxId, ValidationCode};
 
@@ -82,8 +82,8 @@ pub fn with_blinding_secret(transient: &[(String, Vec<u8>)]) -> Vec<(String, Vec
     out
 }
 
-fn describe(id: &Identity) -> String {
-    format!("an endorser of {}", id.org)
+fn describe(e: &Endorsement) -> String {
+    format!("enclave {} of {}", e.enclave.short(), e.org)
 }
 
 impl Client {
@@ -135,13 +135,10 @@ impl Client {
         let expected = first.payload.hash();
         for r in responses {
             if r.payload.hash() != expected {
-                return Err(ClientError::EndorsementMismatch(
-                    describe(&first.endorsement.endorser),
-                    describe(&r.endorsement.endorser),
-                ));
+                return Err(ClientError::EndorsementMismatch(describe(&first.endorsement), describe(&r.endorsement)));
             }
             if sha256(&encode(&r.response)) != r.payload.response_hash {
-                return Err(ClientError::ResponseMismatch(describe(&r.endorsement.endorser)));
+                return Err(ClientError::ResponseMismatch(describe(&r.endorsement)));
             }
         }
         let p = &proposal.proposal;

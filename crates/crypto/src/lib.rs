@@ -1,5 +1,6 @@
-//! TEEChain's cryptography: Ed25519 signatures, batch verification, X.509 certificates
-//! and the membership service provider (MSP).
+//! TEEChain's cryptography: Ed25519 signatures, batch verification, X.509 certificates,
+//! the membership service provider (MSP), and encryption for confidential data: HPKE
+//! (RFC 9180) and AES-256-GCM.
 //!
 //! - [`SigningIdentity`] is an [`Identity`](teechain_types::Identity) (organisation and
 //!   certificate) with its Ed25519 key; it signs. [`verify`] checks one signature with
@@ -11,17 +12,27 @@
 //! - [`OrgCa`] issues certificates for an organisation (rcgen, Ed25519): a self-signed CA and
 //!   leaf certificates whose single role OU (`admin`, `client`, `peer`) is what endorsement
 //!   policies match. Keys are PKCS#8 PEM; [`write_secret`] stores them with mode 0600.
+//! - [`hpke_seal`] / [`hpke_open`] encrypt to an X25519 public key ([`HpkePublicKey`],
+//!   [`HpkeSecretKey`]) with HPKE in base mode, one fixed suite: DHKEM(X25519, HKDF-SHA256),
+//!   HKDF-SHA256, AES-256-GCM.
+//! - [`DataKey`] is an AES-256-GCM key for bulk data, with deterministic nonces
+//!   ([`DataKey::derive_nonce`]); [`derive_key`] derives keys with HKDF-SHA256 under a domain
+//!   tag. Secret keys are zeroed when dropped and never shown by `Debug`.
 //!
 //! Every certificate and signature here is Ed25519. Nothing panics on external input.
 
+mod aead;
 mod ca;
 mod cert;
+mod hpke;
 mod msp;
 mod sign;
 
+pub use aead::{derive_key, DataKey};
 pub use ca::{write_secret, IssuedIdentity, OrgCa};
 pub use cert::{parse_cert_pem, public_key_from_cert};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
+pub use hpke::{hpke_open, hpke_seal, HpkeCiphertext, HpkePublicKey, HpkeSecretKey};
 pub use msp::{Msp, VerifiedIdentity, DEFAULT_CACHE_CAPACITY, MAX_CERT_LEN};
 pub use sign::{verify, BatchVerifier, SigningIdentity};
 
@@ -127,6 +138,20 @@ pub enum CryptoError {
         /// What was being issued, e.g. `certificate 'peer0' for org1`.
         what: String,
         /// Why.
+        message: String,
+    },
+    /// Authenticated decryption (AES-256-GCM or HPKE) failed. Deliberately vague: a wrong
+    /// key, nonce, AAD or `info`, and altered or truncated data all look the same.
+    #[error("cannot decrypt {what}: wrong key or tampered data")]
+    Decrypt {
+        /// What was being decrypted, e.g. `HPKE ciphertext`.
+        what: String,
+    },
+    /// HPKE encryption failed: the recipient's public key is unusable (a low-order X25519
+    /// point).
+    #[error("HPKE: {message}")]
+    Hpke {
+        /// What went wrong.
         message: String,
     },
 }

@@ -2,17 +2,14 @@
 
 use crate::enclave::EnclaveConfig;
 use crate::platform::Platform;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use teechain_chaincode_runtime::ExecutionLimits;
-use teechain_crypto::{SigningIdentity, SigningKey};
 use teechain_types::codec::{decode, encode, DecodeError, Limits};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// Why a boot file could not be made, written, read or used.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +32,9 @@ pub enum BootError {
         /// Why.
         source: DecodeError,
     },
-    /// The signing key does not encode, decode, or belong to the certificate.
-    #[error("enclave signing key: {0}")]
-    Key(String),
+    /// A path cannot be carried in the boot file.
+    #[error("enclave boot path: {0}")]
+    Path(String),
     /// The execution limits do not fit this machine.
     #[error("enclave execution limits: {0}")]
     Limits(String),
@@ -45,19 +42,24 @@ pub enum BootError {
 
 /// Everything a separate enclave process (`teechain-enclave --boot FILE`) needs to become
 /// the same enclave [`Enclave::new`](crate::Enclave::new) would make from an
-/// [`EnclaveConfig`]. Stored canonically encoded, with mode 0600 since it holds a key.
+/// [`EnclaveConfig`]. It holds no secret (the enclave makes its keys itself); it is still
+/// written with mode 0600, as it says where the sealed state lives.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnclaveBoot {
     /// The platform the enclave runs on.
     pub platform: Platform,
     /// The channel it serves.
     pub channel: String,
+    /// The organisation of the node it serves.
+    pub org: String,
     /// The channel's organisations and their CA certificates (DER).
     pub orgs: Vec<(String, Vec<u8>)>,
     /// Bounds on each chaincode call.
     pub limits: BootLimits,
-    /// The identity endorsements are signed with.
-    pub signer: BootSigner,
+    /// See [`EnclaveConfig::sealed_dir`].
+    pub sealed_dir: Option<String>,
+    /// See [`EnclaveConfig::virtual_platform_key`].
+    pub virtual_platform_key: Option<String>,
 }
 
 /// [`ExecutionLimits`] in a form with a fixed encoding (no `usize`).
@@ -73,46 +75,23 @@ pub struct BootLimits {
     pub max_host_calls: u32,
 }
 
-/// The node's signing identity, handed to the enclave process.
-///
-/// Until the enclave makes its own signing key inside (a later step of the enclave work,
-/// with the key's hash bound into its evidence), the host gives the enclave the node's
-/// key through the boot file. So for now the host does see this key; the boot file is
-/// written with mode 0600 and removed once the enclave has read it, and the key bytes
-/// are wiped from memory when this value is dropped.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BootSigner {
-    /// The organisation.
-    pub org: String,
-    /// The certificate (DER).
-    pub cert_der: Vec<u8>,
-    /// The Ed25519 private key, PKCS#8 DER.
-    pub key_pkcs8: Vec<u8>,
-}
-
-impl fmt::Debug for BootSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BootSigner")
-            .field("org", &self.org)
-            .field("cert_der_len", &self.cert_der.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for BootSigner {
-    fn drop(&mut self) {
-        self.key_pkcs8.zeroize();
-    }
-}
-
 impl EnclaveBoot {
     /// The boot description of the enclave `config` describes.
     pub fn from_config(config: &EnclaveConfig) -> Result<EnclaveBoot, BootError> {
-        let key = config.signer.signing_key().to_pkcs8_der().map_err(|e| BootError::Key(e.to_string()))?;
         let limits = config.limits;
+        let path = |p: &Option<PathBuf>| -> Result<Option<String>, BootError> {
+            p.as_ref()
+                .map(|p| {
+                    p.to_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| BootError::Path(format!("{} is not UTF-8", p.display())))
+                })
+                .transpose()
+        };
         Ok(EnclaveBoot {
             platform: config.platform,
             channel: config.channel.clone(),
+            org: config.org.clone(),
             orgs: config.orgs.clone(),
             limits: BootLimits {
                 fuel: limits.fuel,
@@ -120,23 +99,13 @@ impl EnclaveBoot {
                 max_result_bytes: limits.max_result_bytes as u64,
                 max_host_calls: limits.max_host_calls,
             },
-            signer: BootSigner {
-                org: config.signer.identity().org.clone(),
-                cert_der: config.signer.identity().cert_der.clone(),
-                key_pkcs8: key.as_bytes().to_vec(),
-            },
+            sealed_dir: path(&config.sealed_dir)?,
+            virtual_platform_key: path(&config.virtual_platform_key)?,
         })
     }
 
-    /// The configuration to start the enclave with. Checks that the key belongs to the
-    /// certificate, so a mixed-up boot file fails here rather than as bad signatures.
+    /// The configuration to start the enclave with.
     pub fn config(&self) -> Result<EnclaveConfig, BootError> {
-        let key = SigningKey::from_pkcs8_der(&self.signer.key_pkcs8).map_err(|e| BootError::Key(e.to_string()))?;
-        let cert_key = teechain_crypto::public_key_from_cert(&self.signer.cert_der)
-            .map_err(|e| BootError::Key(format!("certificate: {e}")))?;
-        if cert_key != key.verifying_key() {
-            return Err(BootError::Key("the key does not belong to the certificate".into()));
-        }
         let size = |what: &str, v: u64| {
             usize::try_from(v).map_err(|_| BootError::Limits(format!("{what} of {v} bytes does not fit this machine")))
         };
@@ -149,9 +118,11 @@ impl EnclaveBoot {
         Ok(EnclaveConfig {
             platform: self.platform,
             channel: self.channel.clone(),
+            org: self.org.clone(),
             orgs: self.orgs.clone(),
-            signer: SigningIdentity::from_parts(&self.signer.org, self.signer.cert_der.clone(), key),
             limits,
+            sealed_dir: self.sealed_dir.as_ref().map(PathBuf::from),
+            virtual_platform_key: self.virtual_platform_key.as_ref().map(PathBuf::from),
         })
     }
 
@@ -190,7 +161,8 @@ mod tests {
     #[test]
     fn boot_file_round_trips_with_owner_only_permissions() {
         let net = TestNet::new();
-        let config = net.config("org1");
+        let mut config = net.config("org1");
+        config.sealed_dir = Some("/some/where".into());
         let boot = EnclaveBoot::from_config(&config).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("enclave.boot");
@@ -201,22 +173,18 @@ mod tests {
         let read = EnclaveBoot::read(&path).unwrap();
         assert_eq!(read, boot);
         let back = read.config().unwrap();
-        assert_eq!(back.signer.identity(), config.signer.identity());
-        assert_eq!(back.signer.public_key(), config.signer.public_key());
         assert_eq!(back.limits, config.limits);
-        assert_eq!((back.platform, &back.channel, &back.orgs), (config.platform, &config.channel, &config.orgs));
-        assert!(!format!("{boot:?}").contains("key_pkcs8"));
-    }
-
-    #[test]
-    fn a_key_of_another_certificate_is_refused() {
-        let net = TestNet::new();
-        let mut boot = EnclaveBoot::from_config(&net.config("org1")).unwrap();
-        boot.signer.cert_der =
-            net.identity("org2", "someone", teechain_types::identity::Role::Peer).identity().cert_der.clone();
-        assert!(matches!(boot.config(), Err(BootError::Key(_))));
-        boot.signer.key_pkcs8 = vec![1, 2, 3];
-        assert!(matches!(boot.config(), Err(BootError::Key(_))));
+        assert_eq!(
+            (back.platform, &back.channel, &back.org, &back.orgs, &back.sealed_dir, &back.virtual_platform_key),
+            (
+                config.platform,
+                &config.channel,
+                &config.org,
+                &config.orgs,
+                &config.sealed_dir,
+                &config.virtual_platform_key
+            )
+        );
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The trusted side of the boundary.
 
-use crate::platform::Platform;
+use crate::identity::EnclaveIdentity;
+use crate::platform::{EnclaveAttestation, Platform, PlatformServices};
 use crate::protocol::{
     EnclaveInfo, EnclaveRequest, EnclaveResponse, Endorsed, FailureKind, Host, HostCall, HostReply, ProposalResponse,
 };
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::RwLock;
 use teechain_chaincode_runtime::{CompiledChaincode, ExecutionLimits, Runtime, RuntimeError, Simulation};
-use teechain_crypto::{Msp, SigningIdentity};
+use teechain_crypto::Msp;
 use teechain_types::chaincode::{
     decode_definition, definition_state_key, Caller, ChaincodeDefinition, HistoryEntry, InvocationContext,
     LIFECYCLE_NAMESPACE,
@@ -18,25 +20,37 @@ use teechain_types::state::{StateError, StateView};
 use teechain_types::tx::{transient_digest, ChaincodeRef, Endorsement, ProposalResponsePayload, SignedProposal};
 use teechain_types::{sha256, Hash32, VersionedValue};
 
-/// What an enclave is started with.
+/// What an enclave is started with. Nothing here is secret: the enclave makes its keys
+/// itself.
+#[derive(Clone, Debug)]
 pub struct EnclaveConfig {
     /// The platform it runs on.
     pub platform: Platform,
     /// The channel it serves.
     pub channel: String,
+    /// The organisation of the node it serves: the one that registers it, and whose
+    /// collections it holds.
+    pub org: String,
     /// The channel's organisations and their CA certificates (DER), to check clients.
     pub orgs: Vec<(String, Vec<u8>)>,
-    /// The identity endorsements are signed with.
-    pub signer: SigningIdentity,
     /// Bounds on each chaincode call.
     pub limits: ExecutionLimits,
+    /// Directory for the enclave's sealed state (its keys). `None`: keys live in memory
+    /// only and a restart makes a new enclave (tests).
+    pub sealed_dir: Option<PathBuf>,
+    /// The virtual platform's key file (outside any node's data directory). `None`: a
+    /// key that lives only as long as the enclave, whose evidence no channel trusts.
+    pub virtual_platform_key: Option<PathBuf>,
 }
 
 /// The trusted component: checks proposals, runs chaincode, signs endorsements.
 pub struct Enclave {
     platform: Platform,
     channel: String,
-    signer: SigningIdentity,
+    org: String,
+    identity: EnclaveIdentity,
+    measurement: Hash32,
+    attestation: EnclaveAttestation,
     msp: Msp,
     runtime: Runtime,
     code: RwLock<HashMap<Hash32, CompiledChaincode>>,
@@ -45,13 +59,28 @@ pub struct Enclave {
 type Failure = (FailureKind, String);
 
 impl Enclave {
-    /// Starts an enclave.
+    /// Starts an enclave: opens its platform, unseals its keys (or makes and seals new
+    /// ones) and produces evidence binding them to the channel.
     pub fn new(config: EnclaveConfig) -> Result<Enclave, String> {
         let msp = Msp::new(&config.orgs).map_err(|e| format!("channel organisations: {e}"))?;
+        if !msp.contains_org(&config.org) {
+            return Err(format!("organisation '{}' is not in channel '{}'", config.org, config.channel));
+        }
+        let platform = PlatformServices::open(config.platform, config.virtual_platform_key.as_deref())?;
+        let measurement = platform.measurement()?;
+        let identity = match &config.sealed_dir {
+            Some(dir) => EnclaveIdentity::load_or_create(dir, &platform, &measurement)?,
+            None => EnclaveIdentity::generate(),
+        };
+        let report_data = teechain_attestation::report_data(&config.channel, &identity.keys().keys_hash());
+        let attestation = platform.attest(measurement, report_data)?;
         Ok(Enclave {
             platform: config.platform,
             channel: config.channel,
-            signer: config.signer,
+            org: config.org,
+            identity,
+            measurement,
+            attestation,
             msp,
             runtime: Runtime::new(config.limits),
             code: RwLock::new(HashMap::new()),
@@ -86,9 +115,12 @@ impl Enclave {
         let mut installed: Vec<Hash32> = self.code.read().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
         installed.sort();
         EnclaveInfo {
-            platform: self.platform.name().to_string(),
-            secure: self.platform.is_secure(),
-            endorser: self.signer.identity().clone(),
+            platform: self.platform,
+            channel: self.channel.clone(),
+            org: self.org.clone(),
+            keys: self.identity.keys(),
+            measurement: self.measurement,
+            attestation: self.attestation.clone(),
             installed,
         }
     }
@@ -155,12 +187,7 @@ impl Enclave {
         };
         let state = OcallState {
             host,
-            chaincode: Some(ChaincodeScope {
-                namespace: name,
-                def: &def,
-                channel: &self.msp,
-                node_org: &self.signer.identity().org,
-            }),
+            chaincode: Some(ChaincodeScope { namespace: name, def: &def, channel: &self.msp, node_org: &self.org }),
         };
         let sim = self.runtime.execute(&code, name, &state, &ctx, &p.invocation).map_err(|e| match e {
             RuntimeError::State(e) => (FailureKind::HostFailure, e.to_string()),
@@ -183,8 +210,8 @@ impl Enclave {
             response_hash: sha256(&encode(&sim.response)),
             events: sim.events,
         };
-        let signature = self.signer.sign(&payload.hash().0);
-        let endorsement = Endorsement { endorser: self.signer.identity().clone(), signature };
+        let signature = self.identity.sign(&payload.hash());
+        let endorsement = Endorsement { org: self.org.clone(), enclave: self.identity.keys().id(), signature };
         let response = ProposalResponse { payload, response: sim.response, endorsement };
         EnclaveResponse::Endorsed(Box::new(Endorsed { response, private }))
     }
@@ -198,7 +225,7 @@ struct ChaincodeScope<'a> {
     def: &'a ChaincodeDefinition,
     /// The channel's organisations (each has an implicit collection).
     channel: &'a Msp,
-    /// The organisation of this enclave's signer: the node's.
+    /// The organisation of this enclave: the node's.
     node_org: &'a str,
 }
 

@@ -24,14 +24,21 @@
 //! blinding factors apart from the signed response, whose read-write set holds only
 //! their hashes.
 //!
-//! Platforms: only [`Platform::Virtual`] exists so far. It is software only, offers no
-//! protection from the machine's operator, and says INSECURE wherever it is shown.
+//! Identity: each enclave makes its own Ed25519 signing key and X25519 (HPKE) key
+//! inside, keeps them on disk only sealed to its platform and measurement, and produces
+//! evidence binding their hash and the channel ([`EnclaveAttestation`]). An organisation
+//! admin registers it on the ledger; endorsements are signatures with its key.
+//!
+//! Platforms ([`platform`]): `virtual` is software only, offers no protection from the
+//! machine's operator, and says INSECURE wherever it is shown; `sgx` runs the enclave
+//! process under Gramine and refuses to start anywhere else.
 
 mod boot;
 mod enclave;
 mod handle;
 pub mod host;
-mod platform;
+mod identity;
+pub mod platform;
 pub mod process;
 pub mod protocol;
 pub mod wire;
@@ -41,9 +48,9 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use boot::{BootError, BootLimits, BootSigner, EnclaveBoot};
+pub use boot::{BootError, BootLimits, EnclaveBoot};
 pub use enclave::{Enclave, EnclaveConfig};
 pub use handle::{EnclaveError, EnclaveHandle};
-pub use platform::Platform;
+pub use platform::{EnclaveAttestation, Platform};
 pub use process::EnclaveProcess;
 pub use protocol::Endorsed;

@@ -544,7 +544,7 @@ mod tests {
         assert!(matches!(wire::recv(&mut raw).unwrap(), FromEnclave::Done(_)));
 
         // The enclave still serves everyone else.
-        assert_eq!(handle.info().unwrap().platform, "virtual");
+        assert_eq!(handle.info().unwrap().platform, crate::Platform::Virtual);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The messages that cross the enclave boundary, in both directions.
 
+use crate::platform::{EnclaveAttestation, Platform};
 use serde::{Deserialize, Serialize};
 use teechain_types::chaincode::{ChaincodeResponse, HistoryEntry};
 use teechain_types::collection::{HashedValue, PrivateValue, TxPrivateData};
+use teechain_types::enclave::EnclaveKeys;
 pub use teechain_types::tx::ProposalResponse;
 use teechain_types::tx::SignedProposal;
-use teechain_types::{Hash32, Identity, VersionedValue};
+use teechain_types::{Hash32, VersionedValue};
 
 /// A call into the enclave.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,17 +35,31 @@ pub enum EnclaveRequest {
     },
 }
 
-/// What the enclave says about itself.
+/// What the enclave says about itself: everything an organisation admin needs to
+/// register it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnclaveInfo {
-    /// Platform name (`virtual`, ...).
-    pub platform: String,
-    /// False for platforms without hardware protection.
-    pub secure: bool,
-    /// The identity endorsements are signed with.
-    pub endorser: Identity,
+    /// The platform it runs on.
+    pub platform: Platform,
+    /// The channel it serves (bound into its evidence).
+    pub channel: String,
+    /// The organisation it serves.
+    pub org: String,
+    /// Its public keys (made inside).
+    pub keys: EnclaveKeys,
+    /// Its measurement.
+    pub measurement: Hash32,
+    /// Evidence binding `report_data(channel, keys.keys_hash())`.
+    pub attestation: EnclaveAttestation,
     /// Code hashes of installed chaincode.
     pub installed: Vec<Hash32>,
+}
+
+impl EnclaveInfo {
+    /// The enclave's id (endorsements name it).
+    pub fn id(&self) -> Hash32 {
+        self.keys.id()
+    }
 }
 
 /// Kinds of failure reported across the boundary.

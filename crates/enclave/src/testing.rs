@@ -63,9 +63,11 @@ impl TestNet {
         EnclaveConfig {
             platform: Platform::Virtual,
             channel: CHANNEL.into(),
+            org: org.into(),
             orgs: self.orgs(),
-            signer: self.identity(org, &format!("peer0.{org}"), Role::Peer),
             limits: ExecutionLimits::default(),
+            sealed_dir: None,
+            virtual_platform_key: None,
         }
     }
 

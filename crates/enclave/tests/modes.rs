@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use teechain_enclave::host::ViewHost;
 use teechain_enclave::protocol::FailureKind;
-use teechain_enclave::testing::{proposal, MemState, TestNet, NS};
-use teechain_enclave::{Enclave, EnclaveBoot, EnclaveError, EnclaveHandle, EnclaveProcess};
+use teechain_enclave::testing::{self, proposal, MemState, TestNet, NS};
+use teechain_enclave::{Enclave, EnclaveAttestation, EnclaveBoot, EnclaveError, EnclaveHandle, EnclaveProcess};
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::identity::Role;
 use teechain_types::sha256;
@@ -29,7 +29,7 @@ fn separate_process(net: &TestNet) -> Under {
     let dir = tempfile::tempdir().unwrap();
     let boot = EnclaveBoot::from_config(&net.config("org1")).unwrap();
     let (handle, process) = EnclaveHandle::spawn_process(Path::new(EXE), &boot, dir.path()).unwrap();
-    // The boot file holds a key: it is gone once the enclave has read it.
+    // The boot file is gone once the enclave has read it.
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left.len(), 1, "only the socket remains: {left:?}");
     Under { handle, process: Some(process), _dir: Some(dir) }
@@ -49,8 +49,16 @@ fn each_mode(test: impl Fn(&TestNet, &EnclaveHandle)) {
 fn info_and_install() {
     each_mode(|_, enclave| {
         let info = enclave.info().unwrap();
-        assert_eq!((info.platform.as_str(), info.secure), ("virtual", false));
-        assert_eq!(info.endorser.org, "org1");
+        assert_eq!((info.platform.name(), info.platform.is_secure()), ("virtual", false));
+        assert_eq!((info.org.as_str(), info.channel.as_str()), ("org1", testing::CHANNEL));
+        // The evidence binds the enclave's keys and the channel.
+        let EnclaveAttestation::Evidence(bytes) = &info.attestation else { panic!("virtual evidence expected") };
+        let evidence: teechain_attestation::Evidence = decode(bytes, Limits::RECORD).unwrap();
+        let virt = evidence.decode_virtual().unwrap();
+        let expected = teechain_attestation::report_data(testing::CHANNEL, &info.keys.keys_hash());
+        let report = teechain_attestation::verify_virtual(&virt, &[virt.platform_public_key]).unwrap();
+        assert_eq!(report.report_data, expected);
+        assert_eq!(report.measurement, info.measurement);
         assert!(info.installed.is_empty());
         let hash = enclave.install(teechain_contracts::TESTBED.to_vec()).unwrap();
         assert_eq!(hash, sha256(teechain_contracts::TESTBED));
@@ -72,8 +80,9 @@ fn endorse_a_put_then_evaluate_a_get_through_ocalls() {
         assert_eq!(payload.proposal_hash, sp.proposal.hash());
         assert_eq!(payload.rwset.writes.len(), 1);
         let endorsement = &endorsed.response.endorsement;
-        assert_eq!(endorsement.endorser, enclave.info().unwrap().endorser);
-        let key = teechain_crypto::public_key_from_cert(&endorsement.endorser.cert_der).unwrap();
+        let info = enclave.info().unwrap();
+        assert_eq!((endorsement.enclave, endorsement.org.as_str()), (info.id(), "org1"));
+        let key = teechain_crypto::VerifyingKey::from_bytes(&info.keys.signing_key).unwrap();
         teechain_crypto::verify(&key, &payload.hash().0, &endorsement.signature).unwrap();
         assert_eq!(endorsed.private, None);
 
@@ -191,8 +200,8 @@ fn a_process_that_cannot_start_is_unavailable() {
     let net = TestNet::new();
     let dir = tempfile::tempdir().unwrap();
     let mut boot = EnclaveBoot::from_config(&net.config("org1")).unwrap();
-    // A certificate that is not the key's: the enclave refuses to start.
-    boot.signer.cert_der = net.identity("org2", "x", Role::Peer).identity().cert_der.clone();
+    // An organisation outside the channel: the enclave refuses to start.
+    boot.org = "org9".into();
     let started = Instant::now();
     let err = EnclaveHandle::spawn_process(Path::new(EXE), &boot, dir.path()).unwrap_err();
     assert!(matches!(&err, EnclaveError::Unavailable(m) if m.contains("exited")), "{err}");

@@ -3,20 +3,28 @@
 //! Two phases. The first is stateless and runs in parallel over the block: channel,
 //! certificates, proposal binding, and every signature, checked as one Ed25519 batch per
 //! worker (a failing batch is re-checked one signature at a time to find the culprits).
-//! The second walks the transactions in order against committed state plus the writes
-//! of earlier valid transactions in the same block: duplicate ids, chaincode definition,
-//! private collections, endorsement policies, MVCC and phantom reads, MVCC of hashed
-//! private reads, lifecycle rules.
+//! Endorsements are signatures of registered enclaves: their keys are looked up in the
+//! enclave registry (committed state, cached) before that phase. The second walks the
+//! transactions in order against committed state plus the writes of earlier valid
+//! transactions in the same block: duplicate ids, chaincode definition, private
+//! collections, endorsement policies, MVCC and phantom reads, MVCC of hashed private
+//! reads, lifecycle rules, enclave registrations (attestation evidence verified against
+//! the channel's policy at the block's time).
+//!
+//! An enclave registered in a block endorses from the next block on: the first phase
+//! sees only committed registrations.
 
 use crate::error::LedgerError;
 use crate::lifecycle;
 use crate::private::HashedStateWrite;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use teechain_attestation::{AttestationPolicy, Evidence, MAX_EVIDENCE_BYTES};
 use teechain_crypto::{BatchVerifier, Msp, VerifiedIdentity};
 use teechain_types::chaincode::{ChaincodeDefinition, HistoryEntry};
-use teechain_types::codec::encode;
+use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{implicit_collection_org, CollectionConfig, HashedValue};
+use teechain_types::enclave::{enclave_state_key, EnclaveRegistration, RegisteredEnclave, ENCLAVE_NAMESPACE};
 use teechain_types::hash::Signature;
 use teechain_types::policy::{EndorsementPolicy, PrincipalRole};
 use teechain_types::rwset::{in_range, range_digest, MAX_RANGE_RESULTS};
@@ -65,21 +73,50 @@ pub struct BlockValidator {
     orgs: Vec<String>,
     lifecycle_policy: EndorsementPolicy,
     policies: Mutex<HashMap<String, Arc<EndorsementPolicy>>>,
+    /// Which enclave evidence the channel admits.
+    attestation: AttestationPolicy,
+    /// Registered enclaves already read from state. Registrations are never changed or
+    /// removed, so an entry never goes stale; absent enclaves are not cached.
+    enclaves: Mutex<HashMap<Hash32, Arc<EnclaveSigner>>>,
 }
+
+/// A registered enclave, as endorsement checks need it.
+struct EnclaveSigner {
+    id: Hash32,
+    org: String,
+    key: teechain_crypto::VerifyingKey,
+}
+
+/// Registered enclaves named by a block's endorsements.
+type Registry = HashMap<Hash32, Arc<EnclaveSigner>>;
 
 /// What the stateless phase learnt about one transaction.
 struct Prechecked {
     code: Option<ValidationCode>,
     creator: Option<Arc<VerifiedIdentity>>,
-    endorsers: Vec<Arc<VerifiedIdentity>>,
+    endorsers: Vec<Arc<EnclaveSigner>>,
 }
 
 impl BlockValidator {
-    /// A validator for `channel` whose members are `msp`'s organisations.
-    pub fn new(channel: impl Into<String>, msp: Arc<Msp>) -> BlockValidator {
+    /// A validator for `channel` whose members are `msp`'s organisations and whose
+    /// enclaves must attest as `attestation` admits.
+    pub fn new(channel: impl Into<String>, msp: Arc<Msp>, attestation: AttestationPolicy) -> BlockValidator {
         let orgs = msp.org_names();
         let lifecycle_policy = EndorsementPolicy::majority(&orgs, PrincipalRole::Admin);
-        BlockValidator { channel: channel.into(), msp, orgs, lifecycle_policy, policies: Mutex::new(HashMap::new()) }
+        BlockValidator {
+            channel: channel.into(),
+            msp,
+            orgs,
+            lifecycle_policy,
+            policies: Mutex::new(HashMap::new()),
+            attestation,
+            enclaves: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The channel's attestation policy.
+    pub fn attestation(&self) -> &AttestationPolicy {
+        &self.attestation
     }
 
     /// The channel's membership.
@@ -89,7 +126,8 @@ impl BlockValidator {
 
     /// Validates `block` against `view` (state as of the previous block).
     pub fn validate(&self, view: &dyn LedgerView, block: &Block) -> Result<BlockOutcome, LedgerError> {
-        let pre = self.precheck_all(&block.transactions);
+        let registry = self.registry(view, &block.transactions)?;
+        let pre = self.precheck_all(&block.transactions, &registry);
         let mut state = BlockState { view, overlay: BTreeMap::new(), private_overlay: BTreeMap::new() };
         let mut outcome = BlockOutcome { codes: Vec::with_capacity(pre.len()), ..BlockOutcome::default() };
         let mut seen: HashSet<TxId> = HashSet::with_capacity(pre.len());
@@ -102,7 +140,8 @@ impl BlockValidator {
                     if !seen.insert(tx_id) || view.tx_committed(&tx_id)? {
                         ValidationCode::DuplicateTxId
                     } else {
-                        self.check_stateful(&mut state, tx, &pre, version, &mut outcome)?
+                        let now = block.header.timestamp_ms / 1000;
+                        self.check_stateful(&mut state, tx, &pre, version, now, &mut outcome)?
                     }
                 }
             };
@@ -111,22 +150,53 @@ impl BlockValidator {
         Ok(outcome)
     }
 
-    fn precheck_all(&self, txs: &[Transaction]) -> Vec<Prechecked> {
+    /// The committed registrations of the enclaves that `txs`' endorsements name.
+    fn registry(&self, view: &dyn LedgerView, txs: &[Transaction]) -> Result<Registry, LedgerError> {
+        let mut found = Registry::new();
+        let mut cache = self.enclaves.lock().unwrap_or_else(|p| p.into_inner());
+        for tx in txs {
+            let TxBody::Invoke(inv) = &tx.payload.body else { continue };
+            for e in &inv.endorsements {
+                if found.contains_key(&e.enclave) {
+                    continue;
+                }
+                if let Some(signer) = cache.get(&e.enclave) {
+                    found.insert(e.enclave, signer.clone());
+                    continue;
+                }
+                let Some(v) = view.get(ENCLAVE_NAMESPACE, &enclave_state_key(&e.enclave))? else { continue };
+                let record: RegisteredEnclave = decode(&v.value, Limits::RECORD)
+                    .map_err(|source| LedgerError::Corrupt { table: "state (enclave registry)", source })?;
+                // Registration checked the key; a record that fails now endorses nothing.
+                let Ok(key) = teechain_crypto::VerifyingKey::from_bytes(&record.registration.keys.signing_key) else {
+                    continue;
+                };
+                let signer = Arc::new(EnclaveSigner { id: e.enclave, org: record.registration.org, key });
+                cache.insert(e.enclave, signer.clone());
+                found.insert(e.enclave, signer);
+            }
+        }
+        Ok(found)
+    }
+
+    fn precheck_all(&self, txs: &[Transaction], registry: &Registry) -> Vec<Prechecked> {
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
         if workers <= 1 || txs.len() < 64 {
-            return self.precheck_chunk(txs);
+            return self.precheck_chunk(txs, registry);
         }
         let chunk = txs.len().div_ceil(workers);
         std::thread::scope(|s| {
-            let handles: Vec<_> = txs.chunks(chunk).map(|c| s.spawn(move || self.precheck_chunk(c))).collect();
+            let handles: Vec<_> =
+                txs.chunks(chunk).map(|c| s.spawn(move || self.precheck_chunk(c, registry))).collect();
             handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
         })
     }
 
-    fn precheck_chunk(&self, txs: &[Transaction]) -> Vec<Prechecked> {
+    fn precheck_chunk(&self, txs: &[Transaction], registry: &Registry) -> Vec<Prechecked> {
         // (tx index in chunk, is creator signature, digest, signature, key)
         let mut sigs: Vec<(usize, bool, Hash32, Signature, ed25519_key::Key)> = Vec::new();
-        let mut out: Vec<Prechecked> = txs.iter().enumerate().map(|(i, tx)| self.precheck(i, tx, &mut sigs)).collect();
+        let mut out: Vec<Prechecked> =
+            txs.iter().enumerate().map(|(i, tx)| self.precheck(i, tx, registry, &mut sigs)).collect();
         let mut batch = BatchVerifier::new();
         for (_, _, digest, sig, key) in &sigs {
             batch.push(digest.0, sig, key);
@@ -152,6 +222,7 @@ impl BlockValidator {
         &self,
         i: usize,
         tx: &Transaction,
+        registry: &Registry,
         sigs: &mut Vec<(usize, bool, Hash32, Signature, ed25519_key::Key)>,
     ) -> Prechecked {
         let fail = |code| Prechecked { code: Some(code), creator: None, endorsers: Vec::new() };
@@ -171,10 +242,12 @@ impl BlockValidator {
             }
             let response_hash = inv.response.hash();
             for e in &inv.endorsements {
-                match self.msp.validate(&e.endorser) {
-                    Ok(id) if id.role == Role::Peer => {
-                        sigs.push((i, false, response_hash, e.signature, id.public_key));
-                        endorsers.push(id);
+                // Only a registered enclave endorses, and only for the organisation
+                // that registered it.
+                match registry.get(&e.enclave) {
+                    Some(signer) if signer.org == e.org => {
+                        sigs.push((i, false, response_hash, e.signature, signer.key));
+                        endorsers.push(signer.clone());
                     }
                     _ => {
                         return Prechecked {
@@ -195,6 +268,7 @@ impl BlockValidator {
         tx: &Transaction,
         pre: &Prechecked,
         version: Version,
+        now_unix: u64,
         outcome: &mut BlockOutcome,
     ) -> Result<ValidationCode, LedgerError> {
         let Some(creator) = &pre.creator else {
@@ -203,6 +277,9 @@ impl BlockValidator {
         match &tx.payload.body {
             TxBody::Invoke(inv) => self.check_invoke(state, inv, pre, version, outcome),
             TxBody::Lifecycle(op) => self.check_lifecycle(state, op, creator, version, &mut outcome.writes),
+            TxBody::RegisterEnclave(reg) => {
+                self.check_registration(state, reg, creator, version, now_unix, &mut outcome.writes)
+            }
         }
     }
 
@@ -229,14 +306,15 @@ impl BlockValidator {
         let Some(configs) = self.private_configs(&def, &rwset.private) else {
             return Ok(ValidationCode::InvalidCollection);
         };
-        // One signer per distinct endorser identity: a peer that signs twice counts once.
-        let mut distinct: Vec<&Arc<VerifiedIdentity>> = Vec::new();
+        // One signer per distinct enclave: an enclave that signs twice counts once. An
+        // enclave endorses in the peer role of its organisation.
+        let mut distinct: Vec<&Arc<EnclaveSigner>> = Vec::new();
         for e in &pre.endorsers {
-            if !distinct.iter().any(|d| d.public_key == e.public_key) {
+            if !distinct.iter().any(|d| d.id == e.id) {
                 distinct.push(e);
             }
         }
-        let signers: Vec<(String, Role)> = distinct.iter().map(|e| (e.org.clone(), e.role)).collect();
+        let signers: Vec<(String, Role)> = distinct.iter().map(|e| (e.org.clone(), Role::Peer)).collect();
         // A collection's own policy replaces the chaincode's for the writes to it; the
         // chaincode's covers public writes, collections without a policy, and read-only
         // transactions (Fabric's rule).
@@ -389,6 +467,55 @@ impl BlockValidator {
         };
         state.write(lifecycle::NAMESPACE, &key, Some(value.clone()));
         writes.push(StateWrite { namespace: lifecycle::NAMESPACE.to_string(), key, value: Some(value), version });
+        Ok(ValidationCode::Valid)
+    }
+
+    /// An enclave registration: by an admin of the organisation it names, for an enclave
+    /// not yet registered, with evidence that verifies against the channel's policy at
+    /// the block's time and binds this channel and the enclave's keys.
+    fn check_registration(
+        &self,
+        state: &mut BlockState<'_>,
+        reg: &EnclaveRegistration,
+        creator: &VerifiedIdentity,
+        version: Version,
+        now_unix: u64,
+        writes: &mut Vec<StateWrite>,
+    ) -> Result<ValidationCode, LedgerError> {
+        if creator.role != Role::Admin || creator.org != reg.org {
+            return Ok(ValidationCode::EnclaveRegistrationUnauthorized);
+        }
+        let id = reg.keys.id();
+        let refuse = |why: String| {
+            tracing::warn!(enclave = %id.short(), org = %reg.org, "enclave registration refused: {why}");
+            Ok(ValidationCode::InvalidEnclaveRegistration)
+        };
+        if teechain_crypto::VerifyingKey::from_bytes(&reg.keys.signing_key).is_err() {
+            return refuse("the signing key is not an Ed25519 public key".into());
+        }
+        let key = enclave_state_key(&id);
+        if state.get(ENCLAVE_NAMESPACE, &key)?.is_some() {
+            return refuse("the enclave is already registered".into());
+        }
+        let evidence: Evidence = match decode(&reg.evidence, Limits { max_bytes: MAX_EVIDENCE_BYTES + 64 }) {
+            Ok(e) => e,
+            Err(e) => return refuse(format!("evidence does not decode: {e}")),
+        };
+        let expected = teechain_attestation::report_data(&self.channel, &reg.keys.keys_hash());
+        let verified = match teechain_attestation::verify(&evidence, &expected, &self.attestation, now_unix) {
+            Ok(v) => v,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let record = RegisteredEnclave {
+            registration: reg.clone(),
+            platform: verified.platform.name().to_string(),
+            measurement: verified.measurement,
+            secure: verified.secure,
+            registered_at: version,
+        };
+        let value = encode(&record);
+        state.write(ENCLAVE_NAMESPACE, &key, Some(value.clone()));
+        writes.push(StateWrite { namespace: ENCLAVE_NAMESPACE.to_string(), key, value: Some(value), version });
         Ok(ValidationCode::Valid)
     }
 

@@ -3,6 +3,8 @@
 /// A child process committing blocks is killed with SIGKILL; the ledger must reopen at
 /// a whole block with an intact hash chain and state matching its height.
 mod crash;
+/// The enclave registry: registration rules and endorsements by registered enclaves.
+mod enclaves;
 /// Private data collections: hashed state, member storage, planning, reconciliation,
 /// blockToLive, purge, and the validator's collection rules.
 mod private;

@@ -15,6 +15,9 @@ use teechain_types::collection::{
     implicit_collection_name, private_key_hash, private_value_hash, CollectionConfig, CollectionPrivateWrites,
     PrivateWrite, TxPrivateData,
 };
+use teechain_types::enclave::{
+    enclave_state_key, EnclaveKeys, EnclaveRegistration, RegisteredEnclave, ENCLAVE_NAMESPACE,
+};
 use teechain_types::state::StateView;
 use teechain_types::tx::{
     ChaincodeRef, EndorsedInvocation, Endorsement, LifecycleOp, Proposal, ProposalResponsePayload, TxBody, TxHeader,
@@ -75,7 +78,13 @@ fn org(name: &str) -> &'static Org {
 }
 
 fn validator() -> BlockValidator {
-    BlockValidator::new(CHANNEL, net().msp.clone())
+    BlockValidator::new(CHANNEL, net().msp.clone(), teechain_attestation::AttestationPolicy::default())
+}
+
+/// The enclave keys these tests endorse with: each organisation's peer key, registered
+/// directly in block 0 (registration itself is tested in `enclaves.rs`).
+fn enclave_keys(peer: &SigningIdentity) -> EnclaveKeys {
+    EnclaveKeys { signing_key: peer.public_key().to_bytes(), hpke_key: [0; 32] }
 }
 
 fn collection(name: &str, members: &[&str], block_to_live: u64, endorsement: Option<&str>) -> CollectionConfig {
@@ -113,15 +122,32 @@ fn ledger_with(defs: &[ChaincodeDefinition]) -> (tempfile::TempDir, PathBuf, Led
     let path = dir.path().join("l.redb");
     let l = Ledger::open(&path).expect("open");
     let block = Block::new(0, Hash32::ZERO, 1, vec![dummy_tx(0)]);
-    let writes = defs
+    let version = Version { block: 0, tx: 0 };
+    let mut writes: Vec<StateWrite> = defs
         .iter()
         .map(|d| StateWrite {
             namespace: lifecycle::NAMESPACE.into(),
             key: lifecycle::definition_key(&d.name),
             value: Some(encode(d)),
-            version: Version { block: 0, tx: 0 },
+            version,
         })
         .collect();
+    for (name, o) in &net().orgs {
+        let keys = enclave_keys(&o.peer);
+        let record = RegisteredEnclave {
+            registration: EnclaveRegistration { org: name.clone(), keys, evidence: Vec::new() },
+            platform: "virtual".into(),
+            measurement: Hash32::ZERO,
+            secure: false,
+            registered_at: version,
+        };
+        writes.push(StateWrite {
+            namespace: ENCLAVE_NAMESPACE.into(),
+            key: enclave_state_key(&keys.id()),
+            value: Some(encode(&record)),
+            version,
+        });
+    }
     let outcome = BlockOutcome { codes: vec![ValidationCode::Valid], writes, private_writes: Vec::new() };
     l.commit(block, &outcome).expect("commit definitions");
     (dir, path, l)
@@ -199,7 +225,11 @@ fn invoke_of(chaincode: &str, nonce: u64, rwset: ReadWriteSet, endorsers: &[&Sig
     };
     let endorsements = endorsers
         .iter()
-        .map(|e| Endorsement { endorser: e.identity().clone(), signature: e.sign(&response.hash().0) })
+        .map(|e| Endorsement {
+            org: e.identity().org.clone(),
+            enclave: enclave_keys(e).id(),
+            signature: e.sign(&response.hash().0),
+        })
         .collect();
     let body = TxBody::Invoke(EndorsedInvocation {
         chaincode: chaincode.into(),

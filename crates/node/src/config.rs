@@ -13,8 +13,11 @@
 use crate::error::NodeError;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use teechain_attestation::{
+    AttestationPolicy, PlatformKey, PlatformPublicKey, SgxMeasurement, SgxPolicy, VirtualPolicy,
+};
 use teechain_crypto::{OrgCa, SigningIdentity};
-use teechain_types::Role;
+use teechain_types::{Hash32, Role};
 
 /// File name of the network config inside the network directory.
 pub const NETWORK_FILE: &str = "network.json";
@@ -37,8 +40,104 @@ pub struct ChannelConfig {
     pub orgs: Vec<OrgEntry>,
     /// Lifecycle policy: `MAJORITY admin` (a majority of organisations' admins approve).
     pub lifecycle_policy: String,
-    /// Trusted-execution platforms whose enclaves may endorse (`virtual` is INSECURE).
-    pub allowed_platforms: Vec<String>,
+    /// Which enclaves may be registered to endorse.
+    pub attestation: ChannelAttestation,
+}
+
+/// A channel's attestation policy as `network.json` spells it (keys and measurements
+/// in hex). A platform that is absent is refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelAttestation {
+    /// The virtual platform (INSECURE: development only).
+    #[serde(default, rename = "virtual", skip_serializing_if = "Option::is_none")]
+    pub virtual_platform: Option<VirtualAttestation>,
+    /// Intel SGX.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sgx: Option<SgxAttestation>,
+}
+
+/// Virtual platform rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualAttestation {
+    /// Platform public keys (hex) whose evidence is believed: one per machine that runs
+    /// nodes (`teechain platform key` prints a machine's).
+    pub trusted_platform_keys: Vec<String>,
+}
+
+/// SGX rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SgxAttestation {
+    /// Admitted enclave builds (MRENCLAVE, hex).
+    pub mrenclaves: Vec<String>,
+    /// Admit debug enclaves (never in production).
+    #[serde(default)]
+    pub allow_debug: bool,
+    /// TCB statuses accepted besides UpToDate, e.g. `SWHardeningNeeded`.
+    #[serde(default)]
+    pub accept_tcb: Vec<teechain_attestation::TcbStatus>,
+}
+
+impl ChannelAttestation {
+    /// The policy validation and clients apply.
+    pub fn policy(&self) -> Result<AttestationPolicy, String> {
+        let virtual_platform = match &self.virtual_platform {
+            None => None,
+            Some(v) => Some(VirtualPolicy {
+                trusted_platform_keys: v
+                    .trusted_platform_keys
+                    .iter()
+                    .map(|k| {
+                        PlatformPublicKey::from_hex(k).ok_or_else(|| format!("platform key '{k}' is not 64 hex digits"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                allowed_measurements: None,
+            }),
+        };
+        let sgx = match &self.sgx {
+            None => None,
+            Some(s) => Some(SgxPolicy {
+                allowed: s
+                    .mrenclaves
+                    .iter()
+                    .map(|m| {
+                        Hash32::from_hex(m)
+                            .map(SgxMeasurement::MrEnclave)
+                            .ok_or_else(|| format!("MRENCLAVE '{m}' is not 64 hex digits"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                allow_debug: s.allow_debug,
+                accept_tcb: s.accept_tcb.clone(),
+            }),
+        };
+        Ok(AttestationPolicy { virtual_platform, sgx })
+    }
+
+    /// The platforms admitted, for display (`virtual` marked INSECURE).
+    pub fn platforms(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.virtual_platform.is_some() {
+            out.push("virtual (INSECURE)");
+        }
+        if self.sgx.is_some() {
+            out.push("sgx");
+        }
+        out
+    }
+}
+
+/// Where this machine's virtual platform key lives: `$TEECHAIN_PLATFORM_KEY`, or
+/// `~/.teechain/platform.key`. Outside every node's data directory, so copying a node's
+/// data does not copy the power to attest.
+pub fn default_platform_key_path() -> Result<PathBuf, NodeError> {
+    if let Some(p) = std::env::var_os("TEECHAIN_PLATFORM_KEY") {
+        return Ok(PathBuf::from(p));
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".teechain").join("platform.key")),
+        None => {
+            Err(NodeError::Invalid("cannot find the virtual platform key: set HOME or TEECHAIN_PLATFORM_KEY".into()))
+        }
+    }
 }
 
 /// One node of the network.
@@ -82,6 +181,32 @@ pub struct NodeFile {
     /// the running `teechain` binary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enclave_exe: Option<PathBuf>,
+    /// The platform the enclave runs on.
+    #[serde(default = "default_platform", with = "platform_name")]
+    pub platform: teechain_attestation::Platform,
+    /// The virtual platform key file (default: [`default_platform_key_path`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtual_platform_key: Option<PathBuf>,
+}
+
+fn default_platform() -> teechain_attestation::Platform {
+    teechain_attestation::Platform::Virtual
+}
+
+/// `"virtual"` / `"sgx"` in JSON.
+mod platform_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use teechain_attestation::Platform;
+
+    pub(super) fn serialize<S: Serializer>(p: &Platform, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(p.name())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Platform, D::Error> {
+        let name = String::deserialize(d)?;
+        Platform::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown platform '{name}' (virtual or sgx)")))
+    }
 }
 
 impl NodeFile {
@@ -93,6 +218,8 @@ impl NodeFile {
             transient_retention_blocks: default_transient_retention(),
             enclave,
             enclave_exe: None,
+            platform: default_platform(),
+            virtual_platform_key: None,
         }
     }
 }
@@ -115,6 +242,8 @@ pub struct InitOptions {
     pub base_port: u16,
     /// Where the nodes' enclaves run.
     pub enclave: EnclaveMode,
+    /// Virtual platform keys (hex) the channel trusts besides this machine's.
+    pub trusted_platform_keys: Vec<String>,
 }
 
 impl Default for InitOptions {
@@ -124,6 +253,7 @@ impl Default for InitOptions {
             host: "127.0.0.1".into(),
             base_port: 7050,
             enclave: EnclaveMode::InProcess,
+            trusted_platform_keys: Vec::new(),
         }
     }
 }
@@ -298,12 +428,28 @@ pub fn init_network_with(dir: &Path, orgs: &[String], options: &InitOptions) -> 
     if dir.join(NETWORK_FILE).exists() || dir.join("orgs").exists() {
         return Err(NodeError::AlreadyInitialised(dir.to_path_buf()));
     }
+    // The development channel trusts this machine's virtual platform (INSECURE) and the
+    // other machines' keys it is given.
+    let key_path = default_platform_key_path()?;
+    let local = PlatformKey::load_or_create(&key_path).map_err(|e| NodeError::Invalid(e.to_string()))?;
+    let mut trusted = vec![local.public_key().to_hex()];
+    for k in &options.trusted_platform_keys {
+        if PlatformPublicKey::from_hex(k).is_none() {
+            return Err(NodeError::Invalid(format!("platform key '{k}' is not 64 hex digits")));
+        }
+        if !trusted.contains(k) {
+            trusted.push(k.clone());
+        }
+    }
     let mut config = NetworkConfig {
         channel: ChannelConfig {
             channel: channel.to_string(),
             orgs: Vec::new(),
             lifecycle_policy: "MAJORITY admin".into(),
-            allowed_platforms: vec!["virtual".into()],
+            attestation: ChannelAttestation {
+                virtual_platform: Some(VirtualAttestation { trusted_platform_keys: trusted }),
+                sgx: None,
+            },
         },
         nodes: Vec::new(),
     };

@@ -5,6 +5,18 @@ use teechain_ledger::LedgerError;
 /// Why a node operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// The node's enclave is not registered on the channel, so its endorsements would
+    /// be invalid.
+    #[error(
+        "the enclave of {node} ({enclave}) is not registered on the channel; an admin of its organisation \
+         registers it with `teechain enclave register` (`teechain network up` does it for local networks)"
+    )]
+    EnclaveNotRegistered {
+        /// The node.
+        node: String,
+        /// The enclave id (hex).
+        enclave: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

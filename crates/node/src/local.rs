@@ -8,11 +8,13 @@
 use crate::config::{self, NetworkConfig};
 use crate::error::NodeError;
 use crate::gateway::{Gateway, SubmitOutcome};
-use crate::peer::Peer;
+use crate::peer::{EnclaveBackend, EnclaveSettings, Peer, PeerSetup};
+use crate::registry::registration_of;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 use teechain_crypto::{Msp, SigningIdentity};
+use teechain_enclave::Platform;
 use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::policy::EndorsementPolicy;
 use teechain_types::tx::{ProposalResponse, SignedProposal};
@@ -37,21 +39,59 @@ impl LocalNetwork {
         let orgs = config.msp_orgs()?;
         let msp = Arc::new(Msp::new(&orgs)?);
         let mut peers = Vec::new();
+        let attestation = config.channel.attestation.policy().map_err(|message| NodeError::Config {
+            path: dir.join(config::NETWORK_FILE),
+            message: format!("channel attestation policy: {message}"),
+        })?;
+        let enclave = EnclaveSettings {
+            backend: EnclaveBackend::InProcess,
+            platform: Platform::Virtual,
+            virtual_platform_key: None,
+        };
         for node in &config.nodes {
-            let signer = config::load_identity(&config::peer_identity_dir(dir, &node.org, &node.identity), &node.org)?;
-            peers.push(Peer::open(
-                &node.name,
-                &dir.join(&node.data_dir),
-                &config.channel.channel,
-                &orgs,
-                signer,
-                msp.clone(),
-                &crate::peer::EnclaveBackend::InProcess,
-            )?);
+            peers.push(Peer::open(PeerSetup {
+                name: &node.name,
+                org: &node.org,
+                data_dir: &dir.join(&node.data_dir),
+                channel: &config.channel.channel,
+                orgs: &orgs,
+                msp: msp.clone(),
+                attestation: attestation.clone(),
+                enclave: &enclave,
+            })?);
         }
         let net = LocalNetwork { dir: dir.to_path_buf(), config, peers, orderer: Mutex::new(()) };
         net.check_agreement()?;
+        net.register_enclaves()?;
         Ok(net)
+    }
+
+    /// Registers every peer's enclave that is not yet registered, each by an admin of
+    /// its organisation: the development network's stand-in for `teechain enclave
+    /// register`.
+    fn register_enclaves(&self) -> Result<(), NodeError> {
+        let mut txs = Vec::new();
+        for p in &self.peers {
+            if p.enclave_registered()? {
+                continue;
+            }
+            let admin = self.user(p.org(), "admin")?;
+            let registration = registration_of(&p.enclave_info()?)?;
+            txs.push(crate::registry::registration_tx(&admin, self.channel(), registration));
+        }
+        if txs.is_empty() {
+            return Ok(());
+        }
+        for outcome in self.order(txs)? {
+            if !outcome.code.is_valid() {
+                return Err(NodeError::Invalid(format!(
+                    "enclave registration {} was refused: {}",
+                    outcome.tx_id.short(),
+                    outcome.code
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Refuses to run peers whose ledgers have forked.

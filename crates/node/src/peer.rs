@@ -3,16 +3,21 @@
 use crate::error::NodeError;
 use crate::transient::{TransientStore, DEFAULT_RETENTION_BLOCKS};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use teechain_attestation::AttestationPolicy;
 use teechain_chaincode_runtime::ExecutionLimits;
-use teechain_crypto::{Msp, SigningIdentity};
+use teechain_crypto::Msp;
 use teechain_enclave::host::ViewHost;
+use teechain_enclave::protocol::EnclaveInfo;
 use teechain_enclave::Endorsed;
 use teechain_enclave::{Enclave, EnclaveBoot, EnclaveConfig, EnclaveHandle, EnclaveProcess, Platform};
 use teechain_ledger::lifecycle;
 use teechain_ledger::{BlockOutcome, BlockValidator, Ledger};
 use teechain_types::chaincode::{ChaincodeDefinition, ChaincodeResponse};
 use teechain_types::collection::{implicit_collection_org, CollectionConfig, TxPrivateData};
+use teechain_types::enclave::{enclave_state_key, ENCLAVE_NAMESPACE};
+use teechain_types::state::StateView;
 use teechain_types::tx::SignedProposal;
 use teechain_types::{Block, Hash32};
 
@@ -27,6 +32,42 @@ pub struct Peer {
     _enclave_process: Option<EnclaveProcess>,
     validator: BlockValidator,
     transient: TransientStore,
+    /// The enclave's id; endorsements are refused until it is registered.
+    enclave_id: Hash32,
+    /// Set once the enclave's registration is seen committed (registrations are never
+    /// removed).
+    registered: AtomicBool,
+}
+
+/// What a node is opened with.
+pub struct PeerSetup<'a> {
+    /// Node name.
+    pub name: &'a str,
+    /// Its organisation.
+    pub org: &'a str,
+    /// Its data directory.
+    pub data_dir: &'a Path,
+    /// Channel id.
+    pub channel: &'a str,
+    /// The channel's organisations and CA certificates (DER).
+    pub orgs: &'a [(String, Vec<u8>)],
+    /// The channel's membership.
+    pub msp: Arc<Msp>,
+    /// Which enclaves the channel admits.
+    pub attestation: AttestationPolicy,
+    /// How the enclave runs.
+    pub enclave: &'a EnclaveSettings,
+}
+
+/// How and on what a node runs its enclave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnclaveSettings {
+    /// In this process or its own.
+    pub backend: EnclaveBackend,
+    /// The platform.
+    pub platform: Platform,
+    /// The virtual platform's key file.
+    pub virtual_platform_key: Option<PathBuf>,
 }
 
 /// How a node runs its enclave.
@@ -42,55 +83,87 @@ pub enum EnclaveBackend {
 }
 
 impl Peer {
-    /// Opens a node's data directory: its ledger, a fresh enclave holding `signer`, and
-    /// the chaincode packages installed before.
-    pub fn open(
-        name: &str,
-        data_dir: &Path,
-        channel: &str,
-        orgs: &[(String, Vec<u8>)],
-        signer: SigningIdentity,
-        msp: Arc<Msp>,
-        backend: &EnclaveBackend,
-    ) -> Result<Peer, NodeError> {
-        let org = signer.identity().org.clone();
+    /// Opens a node's data directory: its ledger, its enclave (which unseals its keys
+    /// from the enclave directory, or makes them on first start), and the chaincode
+    /// packages installed before.
+    pub fn open(setup: PeerSetup<'_>) -> Result<Peer, NodeError> {
+        let PeerSetup { name, org, data_dir, channel, orgs, msp, attestation, enclave } = setup;
         let ledger = Ledger::open(&data_dir.join("ledger.redb"))?;
-        let config = EnclaveConfig {
-            platform: Platform::Virtual,
-            channel: channel.to_string(),
-            orgs: orgs.to_vec(),
-            signer,
-            limits: ExecutionLimits::default(),
+        // The enclave's sealed state and socket are the node user's alone.
+        let dir = data_dir.join("enclave");
+        std::fs::create_dir_all(&dir).map_err(NodeError::io(&dir))?;
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(NodeError::io(&dir))?;
+        let virtual_platform_key = match (&enclave.virtual_platform_key, enclave.platform) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Platform::Virtual) => Some(crate::config::default_platform_key_path()?),
+            (None, _) => None,
         };
-        let (enclave, process) = match backend {
+        let config = EnclaveConfig {
+            platform: enclave.platform,
+            channel: channel.to_string(),
+            org: org.to_string(),
+            orgs: orgs.to_vec(),
+            limits: ExecutionLimits::default(),
+            sealed_dir: Some(dir.clone()),
+            virtual_platform_key,
+        };
+        let (handle, process) = match &enclave.backend {
             EnclaveBackend::InProcess => {
                 (EnclaveHandle::in_process(Enclave::new(config).map_err(NodeError::Invalid)?), None)
             }
             EnclaveBackend::Process { exe } => {
                 let boot = EnclaveBoot::from_config(&config).map_err(|e| NodeError::Invalid(e.to_string()))?;
-                let dir = data_dir.join("enclave");
-                std::fs::create_dir_all(&dir).map_err(NodeError::io(&dir))?;
-                // The socket and the boot file (which holds the node key for now) are the
-                // node user's alone.
-                std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                    .map_err(NodeError::io(&dir))?;
                 let (handle, process) = EnclaveHandle::spawn_process(exe, &boot, &dir)?;
                 tracing::info!(pid = process.id(), socket = %process.socket().display(), "enclave process started");
                 (handle, Some(process))
             }
         };
+        let info = handle.info()?;
+        if !info.platform.is_secure() {
+            tracing::warn!(enclave = %info.id().short(), "enclave platform {} (INSECURE)", info.platform.name());
+        }
         let peer = Peer {
             name: name.to_string(),
-            org,
+            org: org.to_string(),
             data_dir: data_dir.to_path_buf(),
             ledger,
-            enclave,
+            enclave: handle,
             _enclave_process: process,
-            validator: BlockValidator::new(channel, msp),
+            validator: BlockValidator::new(channel, msp, attestation),
             transient: TransientStore::new(DEFAULT_RETENTION_BLOCKS),
+            enclave_id: info.id(),
+            registered: AtomicBool::new(false),
         };
         peer.reinstall()?;
         Ok(peer)
+    }
+
+    /// What the enclave says about itself (keys, evidence): what its organisation's
+    /// admin registers.
+    pub fn enclave_info(&self) -> Result<EnclaveInfo, NodeError> {
+        Ok(self.enclave.info()?)
+    }
+
+    /// The enclave's id.
+    pub fn enclave_id(&self) -> Hash32 {
+        self.enclave_id
+    }
+
+    /// Whether the enclave's registration is committed.
+    pub fn enclave_registered(&self) -> Result<bool, NodeError> {
+        if self.registered.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let snap = self.ledger.snapshot()?;
+        let found = snap
+            .get(ENCLAVE_NAMESPACE, &enclave_state_key(&self.enclave_id))
+            .map_err(teechain_ledger::LedgerError::from)?
+            .is_some();
+        if found {
+            self.registered.store(true, Ordering::Relaxed);
+        }
+        Ok(found)
     }
 
     fn packages_dir(&self) -> PathBuf {
@@ -159,7 +232,6 @@ impl Peer {
 
     /// Every committed chaincode definition, by name.
     pub fn definitions(&self) -> Result<Vec<ChaincodeDefinition>, NodeError> {
-        use teechain_types::state::StateView;
         let snap = self.ledger.snapshot()?;
         let prefix = lifecycle::definition_key("");
         let mut end = prefix.clone();
@@ -180,6 +252,10 @@ impl Peer {
     /// private data it wrote is kept in the transient store for the collections this
     /// node's organisation is a member of, and returned for dissemination.
     pub fn endorse(&self, proposal: &SignedProposal, transient: &[(String, Vec<u8>)]) -> Result<Endorsed, NodeError> {
+        // An endorsement of an unregistered enclave is invalid everywhere: say so now.
+        if !self.enclave_registered()? {
+            return Err(NodeError::EnclaveNotRegistered { node: self.name.clone(), enclave: self.enclave_id.to_hex() });
+        }
         let snap = self.ledger.snapshot()?;
         let host = ViewHost(&snap);
         let endorsed = match self.enclave.endorse(&host, proposal.clone(), transient.to_vec()) {

@@ -9,7 +9,7 @@
 use crate::config::{self, EnclaveMode, NetworkConfig, NodeEntry, NodeFile};
 use crate::error::NodeError;
 use crate::gateway::SubmitOutcome;
-use crate::peer::{EnclaveBackend, Peer};
+use crate::peer::{EnclaveBackend, EnclaveSettings, Peer, PeerSetup};
 use crate::private::{PeerClients, PrivateDataService};
 use crate::rpc::{
     self, ChaincodeEventRecord, ClientTls, EventStream, NodeApi, NodeStatus, PeerClient, ServerTls, Transient,
@@ -213,6 +213,7 @@ impl NodeService {
             }
             None => ("starting".into(), 0, None, false),
         };
+        let enclave = self.peer.enclave_info().ok();
         NodeStatus {
             name: self.me.name.clone(),
             org: self.me.org.clone(),
@@ -222,10 +223,18 @@ impl NodeService {
             height: ledger.height(),
             last_hash: ledger.last_hash(),
             healthy,
-            platform: match self.peer.enclave().socket() {
-                Some(_) => "virtual (INSECURE), enclave in its own process".into(),
-                None => "virtual (INSECURE), enclave in-process".into(),
-            },
+            platform: format!(
+                "{}, {}",
+                enclave
+                    .as_ref()
+                    .map_or("unknown (the enclave does not answer)".to_string(), |e| e.platform.to_string()),
+                match self.peer.enclave().socket() {
+                    Some(_) => "enclave in its own process",
+                    None => "enclave in-process",
+                }
+            ),
+            enclave,
+            enclave_registered: self.peer.enclave_registered().unwrap_or(false),
         }
     }
 }
@@ -294,8 +303,7 @@ impl NodeApi for NodeService {
                 }
             }
         }
-        let signers: Vec<(String, Role)> =
-            out.iter().map(|r| (r.endorsement.endorser.org.clone(), Role::Peer)).collect();
+        let signers: Vec<(String, Role)> = out.iter().map(|r| (r.endorsement.org.clone(), Role::Peer)).collect();
         match first_error {
             Some(e) if !policy.evaluate(&signers) => Err(e),
             _ => Ok(out),
@@ -476,8 +484,8 @@ pub struct NodeSetup {
     pub me: NodeEntry,
     /// Blocks after which uncommitted private data is dropped.
     pub transient_retention_blocks: u64,
-    /// Where the enclave runs.
-    pub enclave: EnclaveBackend,
+    /// Where and on what the enclave runs.
+    pub enclave: EnclaveSettings,
 }
 
 impl NodeSetup {
@@ -493,7 +501,7 @@ impl NodeSetup {
             path: node_file.to_path_buf(),
             message: format!("node '{}' is not in the network config", nf.name),
         })?;
-        let enclave = match nf.enclave {
+        let backend = match nf.enclave {
             EnclaveMode::InProcess => EnclaveBackend::InProcess,
             EnclaveMode::Process => EnclaveBackend::Process {
                 exe: match nf.enclave_exe {
@@ -501,6 +509,11 @@ impl NodeSetup {
                     None => default_enclave_exe()?,
                 },
             },
+        };
+        let enclave = EnclaveSettings {
+            backend,
+            platform: nf.platform,
+            virtual_platform_key: nf.virtual_platform_key.map(|p| base.join(p)),
         };
         Ok(NodeSetup { dir, config, me, transient_retention_blocks: nf.transient_retention_blocks, enclave })
     }
@@ -518,11 +531,23 @@ pub async fn run(
     rpc::wiretap::start(&me.name);
     let orgs = config.msp_orgs()?;
     let msp = Arc::new(Msp::new(&orgs)?);
-    let signer = config::load_identity(&config::peer_identity_dir(&dir, &me.org, &me.identity), &me.org)?;
     let data_dir = dir.join(&me.data_dir);
+    let attestation = config.channel.attestation.policy().map_err(|message| NodeError::Config {
+        path: dir.join(config::NETWORK_FILE),
+        message: format!("channel attestation policy: {message}"),
+    })?;
     let peer = Arc::new(
-        Peer::open(&me.name, &data_dir, &config.channel.channel, &orgs, signer, msp, &enclave)?
-            .with_transient_retention(transient_retention_blocks),
+        Peer::open(PeerSetup {
+            name: &me.name,
+            org: &me.org,
+            data_dir: &data_dir,
+            channel: &config.channel.channel,
+            orgs: &orgs,
+            msp,
+            attestation,
+            enclave: &enclave,
+        })?
+        .with_transient_retention(transient_retention_blocks),
     );
     let (height_tx, height_rx) = watch::channel(peer.ledger().height());
     let (events, _) = broadcast::channel(4096);

@@ -64,11 +64,16 @@ pub enum ValidationCode {
     /// The private part of the read-write set names a collection the chaincode does not
     /// have, or is not in canonical order.
     InvalidCollection,
+    /// An enclave registration is not signed by an admin of the organisation it names.
+    EnclaveRegistrationUnauthorized,
+    /// An enclave registration's evidence does not verify against the channel's
+    /// attestation policy, or the enclave is already registered.
+    InvalidEnclaveRegistration,
 }
 
 impl ValidationCode {
     /// Every code, in the order of their one-byte numbers.
-    pub const ALL: [ValidationCode; 15] = [
+    pub const ALL: [ValidationCode; 17] = [
         ValidationCode::Valid,
         ValidationCode::BadCreatorSignature,
         ValidationCode::UnknownCreator,
@@ -84,6 +89,8 @@ impl ValidationCode {
         ValidationCode::LifecycleInvalid,
         ValidationCode::InvalidInvocation,
         ValidationCode::InvalidCollection,
+        ValidationCode::EnclaveRegistrationUnauthorized,
+        ValidationCode::InvalidEnclaveRegistration,
     ];
 
     /// The code's one-byte number (its index in [`ValidationCode::ALL`]).
@@ -131,6 +138,8 @@ impl ValidationCode {
             ValidationCode::LifecycleInvalid => "LIFECYCLE_INVALID",
             ValidationCode::InvalidInvocation => "INVALID_INVOCATION",
             ValidationCode::InvalidCollection => "INVALID_COLLECTION",
+            ValidationCode::EnclaveRegistrationUnauthorized => "ENCLAVE_REGISTRATION_UNAUTHORIZED",
+            ValidationCode::InvalidEnclaveRegistration => "INVALID_ENCLAVE_REGISTRATION",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod block;
 pub mod chaincode;
 pub mod codec;
 pub mod collection;
+pub mod enclave;
 pub mod hash;
 pub mod identity;
 pub mod policy;

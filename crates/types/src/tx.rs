@@ -2,6 +2,7 @@
 
 use crate::chaincode::{ChaincodeDefinition, ChaincodeEvent, ChaincodeResponse, Invocation};
 use crate::codec::encode;
+use crate::enclave::EnclaveRegistration;
 use crate::hash::{sha256, sha256_parts, Hash32, Signature, TxId};
 use crate::identity::Identity;
 use crate::rwset::ReadWriteSet;
@@ -96,12 +97,15 @@ impl ProposalResponsePayload {
     }
 }
 
-/// One endorser's signature over a [`ProposalResponsePayload`] hash.
+/// One registered enclave's signature over a [`ProposalResponsePayload`] hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endorsement {
-    /// The endorser's identity (a peer certificate).
-    pub endorser: Identity,
-    /// Signature over the payload hash.
+    /// The organisation the enclave is registered to. Validation checks it against the
+    /// registry; it is here so clients and gateways can read it without a lookup.
+    pub org: String,
+    /// The endorsing enclave's id ([`crate::enclave::EnclaveKeys::id`]).
+    pub enclave: Hash32,
+    /// Signature over the payload hash with the enclave's signing key.
     pub signature: Signature,
 }
 
@@ -150,6 +154,8 @@ pub enum TxBody {
     Invoke(EndorsedInvocation),
     /// A lifecycle operation.
     Lifecycle(LifecycleOp),
+    /// An organisation admin admits an enclave to endorse for the organisation.
+    RegisterEnclave(EnclaveRegistration),
 }
 
 /// The signed content of a transaction.
@@ -192,7 +198,7 @@ impl Transaction {
                 invocation: inv.invocation.clone(),
                 transient_digest: inv.transient_digest,
             }),
-            TxBody::Lifecycle(_) => None,
+            TxBody::Lifecycle(_) | TxBody::RegisterEnclave(_) => None,
         }
     }
 }

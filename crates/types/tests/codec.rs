@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use teechain_types::chaincode::{ChaincodeDefinition, ChaincodeEvent, Invocation};
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{CollectionConfig, CollectionPrivateWrites, PrivateWrite, TxPrivateData};
+use teechain_types::enclave::{EnclaveKeys, EnclaveRegistration};
 use teechain_types::hash::Signature;
 use teechain_types::tx::{
     ChaincodeRef, EndorsedInvocation, Endorsement, LifecycleOp, ProposalResponsePayload, SignedProposal, TxBody,
@@ -154,7 +155,7 @@ fn body() -> impl Strategy<Value = TxBody> {
             0..2,
         ),
         prop::collection::vec(
-            (identity(), sig()).prop_map(|(endorser, signature)| Endorsement { endorser, signature }),
+            ("[a-z]{1,8}", hash(), sig()).prop_map(|(org, enclave, signature)| Endorsement { org, enclave, signature }),
             0..3,
         ),
     )
@@ -186,6 +187,13 @@ fn body() -> impl Strategy<Value = TxBody> {
         } else {
             LifecycleOp::Commit(d)
         })),
+        ("[a-z]{1,8}", any::<[u8; 32]>(), any::<[u8; 32]>(), bytes(64)).prop_map(
+            |(org, signing_key, hpke_key, evidence)| TxBody::RegisterEnclave(EnclaveRegistration {
+                org,
+                keys: EnclaveKeys { signing_key, hpke_key },
+                evidence
+            })
+        ),
     ]
 }
 

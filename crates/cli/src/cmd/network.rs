@@ -34,6 +34,10 @@ pub(crate) enum NetworkCommand {
         /// `teechain-enclave` process behind a Unix socket).
         #[arg(long, value_enum, default_value_t = EnclaveArg::InProcess)]
         enclave: EnclaveArg,
+        /// Another machine's virtual platform key (hex, from `teechain enclave
+        /// platform-key` there) for the channel to trust besides this machine's.
+        #[arg(long = "trust-platform-key")]
+        trust_platform_keys: Vec<String>,
     },
     /// Start every node of the network as its own process and wait until they serve.
     Up {
@@ -57,12 +61,13 @@ pub(crate) enum NetworkCommand {
 
 pub(crate) fn run(cmd: NetworkCommand, out: &Output) -> Result<()> {
     match cmd {
-        NetworkCommand::Init { dir, orgs, channel, host, base_port, enclave } => {
+        NetworkCommand::Init { dir, orgs, channel, host, base_port, enclave, trust_platform_keys } => {
             let enclave = match enclave {
                 EnclaveArg::InProcess => EnclaveMode::InProcess,
                 EnclaveArg::Process => EnclaveMode::Process,
             };
-            init(&dir, &orgs, &InitOptions { channel, host, base_port, enclave }, out)
+            let options = InitOptions { channel, host, base_port, enclave, trusted_platform_keys: trust_platform_keys };
+            init(&dir, &orgs, &options, out)
         }
         NetworkCommand::Up { dir } => up(&dir, out),
         NetworkCommand::Down { dir } => down(&dir, out),
@@ -129,11 +134,11 @@ pub(crate) fn up(dir: &Path, out: &Output) -> Result<()> {
         }
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    let statuses = loop {
+    loop {
         let s = statuses(dir, &config)?;
         let serving = s.iter().all(|(_, st)| st.as_ref().is_ok_and(|st| st.healthy && st.leader.is_some()));
         if serving {
-            break s;
+            break;
         }
         for (node, files) in procs::all(dir, &config) {
             if procs::running_pid(&files).is_none() {
@@ -145,7 +150,11 @@ pub(crate) fn up(dir: &Path, out: &Output) -> Result<()> {
             bail!("the network did not elect a leader within 60 s; see the nodes' logs");
         }
         std::thread::sleep(Duration::from_millis(200));
-    };
+    }
+    // Only registered enclaves endorse: register the new ones, as each organisation's
+    // admin (whose keys a local network directory holds).
+    crate::cmd::enclave::register(dir, None, None, out)?;
+    let statuses = statuses(dir, &config)?;
     print_statuses(&config, &statuses, out);
     Ok(())
 }

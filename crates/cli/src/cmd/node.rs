@@ -141,6 +141,8 @@ fn join(dir: &Path, name: &str, out: &Output) -> Result<()> {
         Duration::from_secs(120),
     )?;
     let heights = crate::cmd::network::wait_for_agreement(dir)?;
+    // Its enclave endorses once an admin of its organisation has registered it.
+    crate::cmd::enclave::register(dir, Some(name), None, out)?;
     out.result(
         format!("{name} joined as a voter and caught up: {} nodes at height {}", heights.len(), heights.first().map(|h| h.1).unwrap_or(0)),
         json!({ "ok": true, "node": name, "node_id": me.node_id, "nodes": heights.len(), "height": heights.first().map(|h| h.1) }),

@@ -84,6 +84,8 @@ impl From<NodeStatus> for pb::StatusResponse {
             last_hash: s.last_hash.0.to_vec(),
             healthy: s.healthy,
             platform: s.platform,
+            enclave_info: s.enclave.as_ref().map(encode).unwrap_or_default(),
+            enclave_registered: s.enclave_registered,
         }
     }
 }
@@ -101,6 +103,14 @@ pub(crate) fn status_from_pb(s: pb::StatusResponse, addr: &str) -> Result<NodeSt
         last_hash,
         healthy: s.healthy,
         platform: s.platform,
+        enclave: match s.enclave_info.is_empty() {
+            true => None,
+            false => Some(
+                decode(&s.enclave_info, Limits::RECORD)
+                    .map_err(|e| NodeError::Rpc(format!("{addr} sent enclave info that does not decode: {e}")))?,
+            ),
+        },
+        enclave_registered: s.enclave_registered,
     })
 }
 
@@ -134,6 +144,7 @@ enum WireError {
     PermissionDenied(String),
     Remote(String),
     Dissemination(String),
+    EnclaveNotRegistered { node: String, enclave: String },
 }
 
 fn truncate(mut s: String) -> String {
@@ -182,6 +193,9 @@ pub fn to_status(error: NodeError) -> Status {
         NodeError::Timeout(m) => (Code::DeadlineExceeded, WireError::Timeout(truncate(m))),
         NodeError::PermissionDenied(m) => (Code::PermissionDenied, WireError::PermissionDenied(truncate(m))),
         NodeError::Dissemination(m) => (Code::FailedPrecondition, WireError::Dissemination(truncate(m))),
+        NodeError::EnclaveNotRegistered { node, enclave } => {
+            (Code::FailedPrecondition, WireError::EnclaveNotRegistered { node, enclave })
+        }
         // A TLS failure of this node's own outgoing call (e.g. to the leader) is this
         // node's trouble, not the caller's certificate: report it as unavailable.
         NodeError::Tls { .. } => (Code::Unavailable, WireError::Unavailable(message.clone())),
@@ -228,6 +242,7 @@ pub fn from_status(addr: &str, status: Status) -> NodeError {
             WireError::PermissionDenied(m) => NodeError::PermissionDenied(m),
             WireError::Remote(m) => NodeError::Remote(format!("{addr}: {m}")),
             WireError::Dissemination(m) => NodeError::Dissemination(m),
+            WireError::EnclaveNotRegistered { node, enclave } => NodeError::EnclaveNotRegistered { node, enclave },
         };
     }
     let mut message = format!("{addr}: {}", status.message());

@@ -84,6 +84,10 @@ pub struct NodeStatus {
     pub healthy: bool,
     /// Trusted-execution platform of its enclave (`virtual` is INSECURE).
     pub platform: String,
+    /// What its enclave says about itself (keys, evidence), if it answered.
+    pub enclave: Option<teechain_enclave::protocol::EnclaveInfo>,
+    /// Whether its enclave's registration is committed.
+    pub enclave_registered: bool,
 }
 
 /// One event of a valid committed transaction.

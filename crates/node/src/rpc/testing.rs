@@ -61,6 +61,8 @@ impl FakeNode {
                 last_hash: Hash32::ZERO,
                 healthy: true,
                 platform: "virtual (INSECURE)".into(),
+                enclave: None,
+                enclave_registered: false,
             },
             state: Mutex::new(State::default()),
             committed: Notify::new(),
@@ -134,11 +136,14 @@ impl FakeNode {
             response_hash: sha256(&encode(&response)),
             events: Vec::new(),
         };
-        let endorser = Identity { org: self.status.org.clone(), cert_der: Vec::new() };
         ProposalResponse {
             payload,
             response,
-            endorsement: Endorsement { endorser, signature: teechain_types::hash::Signature([0; 64]) },
+            endorsement: Endorsement {
+                org: self.status.org.clone(),
+                enclave: Hash32::ZERO,
+                signature: teechain_types::hash::Signature([0; 64]),
+            },
         }
     }
 }
