@@ -140,11 +140,12 @@ fn the_payment_scenario_passes_with_enclaves_in_their_own_processes() {
     payment_scenario(&Net::up_with("org1,org2,org3", &["--enclave", "process"], &[]), "own process");
 }
 
-/// Builds `teechain-enclave` next to the `teechain` binary under test when a partial
-/// build (`cargo test -p teechain-cli`) left it out; `cargo test --workspace` builds it.
+/// Builds `teechain-enclave` next to the `teechain` binary under test: a partial build
+/// (`cargo test -p teechain-cli`) leaves it out or stale; `cargo test --workspace` has
+/// built it already, and then this is a no-op.
 fn ensure_enclave_binary() {
     let exe = Path::new(env!("CARGO_BIN_EXE_teechain")).with_file_name("teechain-enclave");
-    if !exe.exists() {
+    {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let built = std::process::Command::new(cargo)
             .args(["build", "-p", "teechain-enclave", "--bin", "teechain-enclave"])
@@ -173,6 +174,24 @@ fn payment_scenario(net: &Net, enclave: &str) {
     assert_eq!(event.tx_id.to_hex(), pay["tx_id"].as_str().expect("tx id"));
     let payload = String::from_utf8(event.payload).expect("utf8");
     assert!(payload.contains("\"amount\":10"), "{payload}");
+    // Confidential mode: once the enclaves have distributed the chaincode's key, a
+    // transfer whose arguments and response are sealed to it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let q = crate::teechain(&["query", "--dir", d, "--confidential", "payment", "balance", "org1", "--json"]);
+        if q.status.success() {
+            assert_eq!(crate::json(&q)["payload"], "90");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no chaincode key: {}", String::from_utf8_lossy(&q.stderr));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let sealed = net.ok(&["invoke", "--dir", d, "--confidential", "payment", "transfer", "org1", "org2", "5"]);
+    assert_eq!(sealed["code"], "VALID");
+    for (org, account, expected) in [("org1", "org1", "85"), ("org2", "org2", "115")] {
+        let q = net.ok(&["query", "--dir", d, "--org", org, "--confidential", "payment", "balance", account]);
+        assert_eq!(q["payload"], expected, "{org} reads {account} confidentially");
+    }
     let height = net.agreed_height();
     let status = net.ok(&["network", "status", "--dir", d]);
     let leaders = status["nodes"].as_array().expect("nodes").iter().filter(|n| n["role"] == "leader").count();

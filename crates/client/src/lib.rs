@@ -5,6 +5,7 @@
 //! agree, assemble and sign the transaction, submit it and wait for its validation code.
 //! [`Client::query`] evaluates on one node without ordering.
 
+pub mod confidential;
 pub mod remote;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,6 +35,20 @@ pub enum ClientError {
     /// An endorser's response does not match the hash it signed.
     #[error("the response of {0} does not match the hash it endorsed")]
     ResponseMismatch(String),
+    /// A chaincode's encryption key cannot be trusted, or is missing.
+    #[error("the chaincode key of '{chaincode}' cannot be trusted: {reason}")]
+    UntrustedKey {
+        /// The chaincode.
+        chaincode: String,
+        /// Why.
+        reason: String,
+    },
+    /// A sealed invocation or response could not be made or opened.
+    #[error("confidential invocation: {0}")]
+    Sealed(String),
+    /// A confidential chaincode refused; the reason was sealed to this client.
+    #[error("the chaincode refused: {0}")]
+    Refused(String),
     /// The transaction was ordered but found invalid.
     #[error("transaction {tx_id} was committed in block {block} as invalid: {code}")]
     Invalid {
@@ -97,7 +112,7 @@ impl Client {
         self.signer.identity()
     }
 
-    fn header(&self) -> TxHeader {
+    pub(crate) fn header(&self) -> TxHeader {
         let nonce: [u8; 24] = rand::random();
         TxHeader {
             channel: self.channel.clone(),
@@ -119,6 +134,7 @@ impl Client {
             header: self.header(),
             chaincode: chaincode.to_string(),
             invocation: Invocation { function: function.to_string(), args },
+            sealed: None,
             transient_digest: transient_digest(transient),
         };
         let signature = self.signer.sign(&proposal.hash().0);
@@ -145,6 +161,7 @@ impl Client {
         let body = TxBody::Invoke(EndorsedInvocation {
             chaincode: p.chaincode.clone(),
             invocation: p.invocation.clone(),
+            sealed: p.sealed.clone(),
             transient_digest: p.transient_digest,
             response: first.payload.clone(),
             endorsements: responses.iter().map(|r| r.endorsement.clone()).collect(),

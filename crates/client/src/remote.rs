@@ -204,6 +204,10 @@ impl Gateway for RemoteGateway {
     /// Submits all at once (at most [`MAX_IN_FLIGHT`] in flight), so they share blocks,
     /// and waits for every commit. Returns the outcomes in the order given, or the first
     /// error in that order.
+    fn chaincode_key(&self, chaincode: &str) -> Result<Option<teechain_node::rpc::ChaincodeKey>, NodeError> {
+        Ok(self.rt.block_on(self.inner.with_retry(|c| async move { c.chaincode_key(chaincode).await }))?.0)
+    }
+
     fn submit_all(&self, txs: Vec<Transaction>) -> Result<Vec<SubmitOutcome>, NodeError> {
         let limit = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         let tasks: Vec<_> = txs

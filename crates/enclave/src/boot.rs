@@ -7,6 +7,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use teechain_attestation::AttestationPolicy;
 use teechain_chaincode_runtime::ExecutionLimits;
 use teechain_types::codec::{decode, encode, DecodeError, Limits};
 use zeroize::Zeroizing;
@@ -60,6 +61,8 @@ pub struct EnclaveBoot {
     pub sealed_dir: Option<String>,
     /// See [`EnclaveConfig::virtual_platform_key`].
     pub virtual_platform_key: Option<String>,
+    /// See [`EnclaveConfig::attestation`].
+    pub attestation: AttestationPolicy,
 }
 
 /// [`ExecutionLimits`] in a form with a fixed encoding (no `usize`).
@@ -101,6 +104,7 @@ impl EnclaveBoot {
             },
             sealed_dir: path(&config.sealed_dir)?,
             virtual_platform_key: path(&config.virtual_platform_key)?,
+            attestation: config.attestation.clone(),
         })
     }
 
@@ -123,6 +127,7 @@ impl EnclaveBoot {
             limits,
             sealed_dir: self.sealed_dir.as_ref().map(PathBuf::from),
             virtual_platform_key: self.virtual_platform_key.as_ref().map(PathBuf::from),
+            attestation: self.attestation.clone(),
         })
     }
 

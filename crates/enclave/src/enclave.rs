@@ -1,6 +1,7 @@
 //! The trusted side of the boundary.
 
 use crate::identity::EnclaveIdentity;
+use crate::keys::{self, KeyStore};
 use crate::platform::{EnclaveAttestation, Platform, PlatformServices};
 use crate::protocol::{
     EnclaveInfo, EnclaveRequest, EnclaveResponse, Endorsed, FailureKind, Host, HostCall, HostReply, ProposalResponse,
@@ -8,17 +9,27 @@ use crate::protocol::{
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::RwLock;
+use teechain_attestation::AttestationPolicy;
 use teechain_chaincode_runtime::{CompiledChaincode, ExecutionLimits, Runtime, RuntimeError, Simulation};
-use teechain_crypto::Msp;
+use teechain_crypto::{hpke_open, hpke_seal, DataKey, HpkeCiphertext, HpkePublicKey, HpkeSecretKey, Msp};
+use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::chaincode::{
     decode_definition, definition_state_key, Caller, ChaincodeDefinition, HistoryEntry, InvocationContext,
     LIFECYCLE_NAMESPACE,
 };
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{implicit_collection_org, CollectionAccess, HashedValue, PrivateValue, TxPrivateData};
+use teechain_types::enclave::RegisteredEnclave;
+use teechain_types::hash::Signature;
+use teechain_types::keys::{
+    invocation_info, key_state_key, wrap_info, ConfidentialInput, KeyDistribution, KeyRecord, KeyScope,
+    SealedInvocation, WrappedKey, KEYS_NAMESPACE, SEALED_REASON_PREFIX,
+};
 use teechain_types::state::{StateError, StateView};
+use teechain_types::tx::Proposal;
 use teechain_types::tx::{transient_digest, ChaincodeRef, Endorsement, ProposalResponsePayload, SignedProposal};
 use teechain_types::{sha256, Hash32, VersionedValue};
+use zeroize::Zeroizing;
 
 /// What an enclave is started with. Nothing here is secret: the enclave makes its keys
 /// itself.
@@ -41,6 +52,9 @@ pub struct EnclaveConfig {
     /// The virtual platform's key file (outside any node's data directory). `None`: a
     /// key that lives only as long as the enclave, whose evidence no channel trusts.
     pub virtual_platform_key: Option<PathBuf>,
+    /// The channel's attestation policy: the enclave wraps keys only to enclaves whose
+    /// evidence passes it.
+    pub attestation: AttestationPolicy,
 }
 
 /// The trusted component: checks proposals, runs chaincode, signs endorsements.
@@ -54,6 +68,8 @@ pub struct Enclave {
     msp: Msp,
     runtime: Runtime,
     code: RwLock<HashMap<Hash32, CompiledChaincode>>,
+    attestation_policy: AttestationPolicy,
+    keys: KeyStore,
 }
 
 type Failure = (FailureKind, String);
@@ -84,6 +100,8 @@ impl Enclave {
             msp,
             runtime: Runtime::new(config.limits),
             code: RwLock::new(HashMap::new()),
+            attestation_policy: config.attestation,
+            keys: KeyStore::default(),
         })
     }
 
@@ -107,6 +125,8 @@ impl Enclave {
             EnclaveRequest::Evaluate { proposal, transient } => {
                 self.execute(&proposal, transient, host).map(|(_, sim)| EnclaveResponse::Evaluated(sim.response))
             }
+            EnclaveRequest::MakeKey { scope, epoch, recipients } => self.make_key(scope, epoch, recipients),
+            EnclaveRequest::GrantKey { scope, epoch, recipients } => self.grant_key(scope, epoch, recipients, host),
         };
         result.unwrap_or_else(|(kind, message)| EnclaveResponse::Failed { kind, message })
     }
@@ -123,6 +143,123 @@ impl Enclave {
             attestation: self.attestation.clone(),
             installed,
         }
+    }
+
+    fn make_key(
+        &self,
+        scope: KeyScope,
+        epoch: u32,
+        mut recipients: Vec<RegisteredEnclave>,
+    ) -> Result<EnclaveResponse, Failure> {
+        let me = self.identity.keys().id();
+        recipients.retain(|r| keys::id_of(r) != me);
+        let secret = HpkeSecretKey::generate();
+        let public_key = Some(secret.public_key().0);
+        let bytes = Zeroizing::new(secret.to_bytes());
+        let mut wraps = keys::wrap_to(
+            &self.channel,
+            &self.attestation_policy,
+            &scope,
+            epoch,
+            &bytes,
+            &recipients,
+            keys::now_unix(),
+        )
+        .map_err(|e| (FailureKind::BadRequest, e))?;
+        wraps.insert(0, self.wrap_to_self(&scope, epoch, &bytes)?);
+        self.keys.insert(&scope, epoch, bytes);
+        Ok(EnclaveResponse::KeyDistribution(self.sign_distribution(scope, epoch, public_key, wraps)))
+    }
+
+    fn grant_key(
+        &self,
+        scope: KeyScope,
+        epoch: u32,
+        recipients: Vec<RegisteredEnclave>,
+        host: &dyn Host,
+    ) -> Result<EnclaveResponse, Failure> {
+        let record = self.key_record(&scope, epoch, host)?;
+        let secret = self.key(&record)?;
+        let wraps = keys::wrap_to(
+            &self.channel,
+            &self.attestation_policy,
+            &scope,
+            epoch,
+            &secret,
+            &recipients,
+            keys::now_unix(),
+        )
+        .map_err(|e| (FailureKind::BadRequest, e))?;
+        Ok(EnclaveResponse::KeyDistribution(self.sign_distribution(scope, epoch, record.public_key, wraps)))
+    }
+
+    fn wrap_to_self(&self, scope: &KeyScope, epoch: u32, secret: &[u8; 32]) -> Result<WrappedKey, Failure> {
+        let me = self.identity.keys();
+        let ct = hpke_seal(&HpkePublicKey(me.hpke_key), &wrap_info(&self.channel, scope, epoch), &me.id().0, secret)
+            .map_err(|e| (FailureKind::HostFailure, e.to_string()))?;
+        Ok(WrappedKey { enclave: me.id(), enc: ct.enc, ciphertext: ct.ciphertext })
+    }
+
+    fn sign_distribution(
+        &self,
+        scope: KeyScope,
+        epoch: u32,
+        public_key: Option<[u8; 32]>,
+        wraps: Vec<WrappedKey>,
+    ) -> KeyDistribution {
+        let mut d = KeyDistribution {
+            scope,
+            epoch,
+            public_key,
+            wraps,
+            enclave: self.identity.keys().id(),
+            signature: Signature([0; 64]),
+        };
+        d.signature = self.identity.sign(&d.statement(&self.channel));
+        d
+    }
+
+    /// A key's ledger record, read through the host.
+    fn key_record(&self, scope: &KeyScope, epoch: u32, host: &dyn Host) -> Result<KeyRecord, Failure> {
+        let v = OcallState::public(host)
+            .get(KEYS_NAMESPACE, &key_state_key(scope, epoch))
+            .map_err(|e| (FailureKind::HostFailure, e.to_string()))?
+            .ok_or_else(|| (FailureKind::KeyUnavailable, format!("the {scope} has no epoch {epoch} on the ledger")))?;
+        decode(&v.value, Limits::RECORD)
+            .map_err(|e| (FailureKind::HostFailure, format!("the {scope} record does not decode: {e}")))
+    }
+
+    /// The secret of a key epoch: from memory, or unwrapped from its record.
+    fn key(&self, record: &KeyRecord) -> Result<Zeroizing<[u8; 32]>, Failure> {
+        if let Some(k) = self.keys.get(&record.scope, record.epoch) {
+            return Ok(k);
+        }
+        let k = keys::unwrap(&self.identity, &self.channel, record).map_err(|e| (FailureKind::KeyUnavailable, e))?;
+        self.keys.insert(&record.scope, record.epoch, k.clone());
+        Ok(k)
+    }
+
+    /// Opens a confidential invocation with the chaincode's key.
+    fn open_invocation(
+        &self,
+        p: &Proposal,
+        sealed: &SealedInvocation,
+        host: &dyn Host,
+    ) -> Result<ConfidentialInput, Failure> {
+        let scope = KeyScope::Chaincode { namespace: p.chaincode.clone() };
+        let secret = match self.keys.get(&scope, sealed.epoch) {
+            Some(k) => k,
+            None => self.key(&self.key_record(&scope, sealed.epoch, host)?)?,
+        };
+        let key = HpkeSecretKey::from_bytes(*secret);
+        let ct = HpkeCiphertext { enc: sealed.enc, ciphertext: sealed.ciphertext.clone() };
+        let info = invocation_info(&self.channel, &p.chaincode, sealed.epoch);
+        let plain = Zeroizing::new(
+            hpke_open(&key, &info, &encode(&p.header), &ct)
+                .map_err(|_| (FailureKind::BadProposal, "the sealed invocation does not open".to_string()))?,
+        );
+        decode(&plain, Limits::TRANSACTION)
+            .map_err(|e| (FailureKind::BadProposal, format!("the sealed invocation does not decode: {e}")))
     }
 
     fn install(&self, wasm: &[u8]) -> Result<EnclaveResponse, Failure> {
@@ -189,10 +326,31 @@ impl Enclave {
             host,
             chaincode: Some(ChaincodeScope { namespace: name, def: &def, channel: &self.msp, node_org: &self.org }),
         };
-        let sim = self.runtime.execute(&code, name, &state, &ctx, &p.invocation).map_err(|e| match e {
+        let confidential = match &p.sealed {
+            None => None,
+            Some(_) if !p.invocation.function.is_empty() || !p.invocation.args.is_empty() => {
+                return Err(bad("a confidential proposal carries its invocation only sealed".into()));
+            }
+            Some(sealed) => Some(self.open_invocation(p, sealed, host)?),
+        };
+        let invocation = confidential.as_ref().map_or(&p.invocation, |c| &c.invocation);
+        let mut sim = self.runtime.execute(&code, name, &state, &ctx, invocation).map_err(|e| match e {
             RuntimeError::State(e) => (FailureKind::HostFailure, e.to_string()),
             e => (FailureKind::ExecutionFailed, format!("chaincode '{name}': {e}")),
         })?;
+        if let Some(c) = &confidential {
+            // Only the client opens the response (or the refusal's reason); every
+            // endorser seals it identically, as the nonce comes from the proposal.
+            let key = DataKey::from_bytes(c.response_key);
+            let proposal_hash = p.hash();
+            let nonce = key.derive_nonce(&[b"response", &proposal_hash.0]);
+            if !sim.response.is_ok() {
+                let sealed = key.seal(&nonce, &proposal_hash.0, sim.response.message.as_bytes());
+                return Err((FailureKind::ChaincodeRefused, format!("{SEALED_REASON_PREFIX}{}", hex::encode(sealed))));
+            }
+            let sealed = key.seal(&nonce, &proposal_hash.0, &encode(&sim.response));
+            sim.response = ChaincodeResponse { status: sim.response.status, message: String::new(), payload: sealed };
+        }
         if !sim.response.is_ok() {
             return Err((FailureKind::ChaincodeRefused, sim.response.message));
         }

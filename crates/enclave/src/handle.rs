@@ -7,6 +7,8 @@ use crate::protocol::{EnclaveInfo, EnclaveRequest, EnclaveResponse, Endorsed, Fa
 use std::path::Path;
 use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::codec::{decode, encode, Limits};
+use teechain_types::enclave::RegisteredEnclave;
+use teechain_types::keys::{KeyDistribution, KeyScope};
 use teechain_types::tx::SignedProposal;
 use teechain_types::Hash32;
 
@@ -152,6 +154,34 @@ impl EnclaveHandle {
         match self.call(&EnclaveRequest::Endorse { proposal, transient }, host)? {
             EnclaveResponse::Endorsed(r) => Ok(*r),
             _ => Err(EnclaveError::Protocol("unexpected answer to Endorse".into())),
+        }
+    }
+
+    /// Makes epoch `epoch` of a key inside the enclave, wrapped to `recipients`.
+    pub fn make_key(
+        &self,
+        host: &dyn Host,
+        scope: KeyScope,
+        epoch: u32,
+        recipients: Vec<RegisteredEnclave>,
+    ) -> Result<KeyDistribution, EnclaveError> {
+        match self.call(&EnclaveRequest::MakeKey { scope, epoch, recipients }, host)? {
+            EnclaveResponse::KeyDistribution(d) => Ok(d),
+            _ => Err(EnclaveError::Protocol("unexpected answer to MakeKey".into())),
+        }
+    }
+
+    /// Wraps a key the enclave holds to more enclaves.
+    pub fn grant_key(
+        &self,
+        host: &dyn Host,
+        scope: KeyScope,
+        epoch: u32,
+        recipients: Vec<RegisteredEnclave>,
+    ) -> Result<KeyDistribution, EnclaveError> {
+        match self.call(&EnclaveRequest::GrantKey { scope, epoch, recipients }, host)? {
+            EnclaveResponse::KeyDistribution(d) => Ok(d),
+            _ => Err(EnclaveError::Protocol("unexpected answer to GrantKey".into())),
         }
     }
 

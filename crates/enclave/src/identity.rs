@@ -103,6 +103,11 @@ impl EnclaveIdentity {
         EnclaveKeys { signing_key: self.signing.verifying_key().to_bytes(), hpke_key: self.hpke.public_key().0 }
     }
 
+    /// The HPKE secret key (for unwrapping keys sent to this enclave).
+    pub(crate) fn hpke(&self) -> &HpkeSecretKey {
+        &self.hpke
+    }
+
     /// Signs a digest with the enclave's signing key.
     pub(crate) fn sign(&self, digest: &Hash32) -> Signature {
         Signature(self.signing.sign(&digest.0).to_bytes())

@@ -38,6 +38,7 @@ mod enclave;
 mod handle;
 pub mod host;
 mod identity;
+mod keys;
 pub mod platform;
 pub mod process;
 pub mod protocol;

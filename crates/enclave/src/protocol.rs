@@ -4,7 +4,8 @@ use crate::platform::{EnclaveAttestation, Platform};
 use serde::{Deserialize, Serialize};
 use teechain_types::chaincode::{ChaincodeResponse, HistoryEntry};
 use teechain_types::collection::{HashedValue, PrivateValue, TxPrivateData};
-use teechain_types::enclave::EnclaveKeys;
+use teechain_types::enclave::{EnclaveKeys, RegisteredEnclave};
+use teechain_types::keys::{KeyDistribution, KeyScope};
 pub use teechain_types::tx::ProposalResponse;
 use teechain_types::tx::SignedProposal;
 use teechain_types::{Hash32, VersionedValue};
@@ -32,6 +33,25 @@ pub enum EnclaveRequest {
         proposal: SignedProposal,
         /// Transient inputs.
         transient: Vec<(String, Vec<u8>)>,
+    },
+    /// Make epoch `epoch` of a key and wrap it to `recipients` (this enclave is added
+    /// if missing). Each recipient's evidence is verified first.
+    MakeKey {
+        /// Which key.
+        scope: KeyScope,
+        /// Its epoch.
+        epoch: u32,
+        /// Registered enclaves to wrap it to.
+        recipients: Vec<RegisteredEnclave>,
+    },
+    /// Wrap a key this enclave holds (from the ledger) to more enclaves.
+    GrantKey {
+        /// Which key.
+        scope: KeyScope,
+        /// Its epoch.
+        epoch: u32,
+        /// Registered enclaves to wrap it to.
+        recipients: Vec<RegisteredEnclave>,
     },
 }
 
@@ -77,6 +97,8 @@ pub enum FailureKind {
     ExecutionFailed,
     /// The host's state service failed.
     HostFailure,
+    /// A key this call needs is not on the ledger or not wrapped to this enclave.
+    KeyUnavailable,
 }
 
 /// A response from the enclave.
@@ -93,6 +115,9 @@ pub enum EnclaveResponse {
     Endorsed(Box<Endorsed>),
     /// Answer to [`EnclaveRequest::Evaluate`].
     Evaluated(ChaincodeResponse),
+    /// Answer to [`EnclaveRequest::MakeKey`] and [`EnclaveRequest::GrantKey`]: the
+    /// signed distribution to commit.
+    KeyDistribution(KeyDistribution),
     /// Any request failed.
     Failed {
         /// What kind of failure.

@@ -68,6 +68,7 @@ impl TestNet {
             limits: ExecutionLimits::default(),
             sealed_dir: None,
             virtual_platform_key: None,
+            attestation: Default::default(),
         }
     }
 
@@ -226,6 +227,7 @@ pub fn proposal(client: &SigningIdentity, nonce: u8, function: &str, args: &[&[u
         },
         chaincode: NS.into(),
         invocation: Invocation { function: function.into(), args: args.iter().map(|a| a.to_vec()).collect() },
+        sealed: None,
         transient_digest: transient_digest(&transient),
     };
     let signature = client.sign(&proposal.hash().0);

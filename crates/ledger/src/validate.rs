@@ -26,6 +26,7 @@ use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{implicit_collection_org, CollectionConfig, HashedValue};
 use teechain_types::enclave::{enclave_state_key, EnclaveRegistration, RegisteredEnclave, ENCLAVE_NAMESPACE};
 use teechain_types::hash::Signature;
+use teechain_types::keys::{key_state_key, KeyDistribution, KeyRecord, KeyScope, KEYS_NAMESPACE};
 use teechain_types::policy::{EndorsementPolicy, PrincipalRole};
 use teechain_types::rwset::{in_range, range_digest, MAX_RANGE_RESULTS};
 use teechain_types::state::{StateError, StateView};
@@ -280,6 +281,7 @@ impl BlockValidator {
             TxBody::RegisterEnclave(reg) => {
                 self.check_registration(state, reg, creator, version, now_unix, &mut outcome.writes)
             }
+            TxBody::DistributeKey(d) => self.check_key_distribution(state, d, version, &mut outcome.writes),
         }
     }
 
@@ -519,6 +521,92 @@ impl BlockValidator {
         Ok(ValidationCode::Valid)
     }
 
+    /// A key distribution: signed by a registered enclave, wrapping the key to
+    /// registered enclaves that may hold it. The first valid distribution of an epoch
+    /// makes it (epoch 0, or the one after the latest); a later one is a grant by an
+    /// enclave that holds the key, adding wraps for enclaves that had none.
+    fn check_key_distribution(
+        &self,
+        state: &mut BlockState<'_>,
+        d: &KeyDistribution,
+        version: Version,
+        writes: &mut Vec<StateWrite>,
+    ) -> Result<ValidationCode, LedgerError> {
+        let refuse = |why: &str| {
+            tracing::warn!(scope = %d.scope, epoch = d.epoch, "key distribution refused: {why}");
+            Ok(ValidationCode::InvalidKeyDistribution)
+        };
+        let KeyScope::Chaincode { namespace } = &d.scope;
+        if state.definition(namespace)?.is_none() {
+            return refuse("the chaincode is not committed");
+        }
+        if d.public_key.is_none() {
+            return refuse("a chaincode key needs its public key");
+        }
+        let Some(signer) = registered(state, &d.enclave)? else {
+            return refuse("the distributing enclave is not registered");
+        };
+        let Ok(key) = teechain_crypto::VerifyingKey::from_bytes(&signer.registration.keys.signing_key) else {
+            return refuse("the distributing enclave's key is not usable");
+        };
+        if teechain_crypto::verify(&key, &d.statement(&self.channel).0, &d.signature).is_err() {
+            return refuse("the enclave's signature does not verify");
+        }
+        if d.wraps.is_empty() {
+            return refuse("it wraps the key to no enclave");
+        }
+        for (i, w) in d.wraps.iter().enumerate() {
+            if d.wraps[..i].iter().any(|o| o.enclave == w.enclave) {
+                return refuse("it wraps the key twice to one enclave");
+            }
+            // Every organisation of the channel may run a chaincode.
+            if registered(state, &w.enclave)?.is_none() {
+                return refuse("it wraps the key to an enclave that is not registered");
+            }
+        }
+        let key_key = key_state_key(&d.scope, d.epoch);
+        let record = match state.get(KEYS_NAMESPACE, &key_key)? {
+            None => {
+                let previous_exists = match d.epoch.checked_sub(1) {
+                    None => true,
+                    Some(prev) => state.get(KEYS_NAMESPACE, &key_state_key(&d.scope, prev))?.is_some(),
+                };
+                if !previous_exists {
+                    return refuse("the epoch does not follow the latest one");
+                }
+                KeyRecord {
+                    scope: d.scope.clone(),
+                    epoch: d.epoch,
+                    public_key: d.public_key,
+                    wraps: d.wraps.clone(),
+                    made_by: d.enclave,
+                    signature: d.signature,
+                    first_wraps: d.wraps.len() as u32,
+                    made_at: version,
+                }
+            }
+            Some(v) => {
+                let mut record: KeyRecord = decode(&v.value, Limits::RECORD)
+                    .map_err(|source| LedgerError::Corrupt { table: "state (keys)", source })?;
+                if record.public_key != d.public_key {
+                    return refuse("the epoch is taken by another key");
+                }
+                if !record.wraps.iter().any(|w| w.enclave == d.enclave) {
+                    return refuse("the granting enclave does not hold the key");
+                }
+                if d.wraps.iter().any(|w| record.wraps.iter().any(|o| o.enclave == w.enclave)) {
+                    return refuse("an enclave already holds the key");
+                }
+                record.wraps.extend(d.wraps.iter().cloned());
+                record
+            }
+        };
+        let value = encode(&record);
+        state.write(KEYS_NAMESPACE, &key_key, Some(value.clone()));
+        writes.push(StateWrite { namespace: KEYS_NAMESPACE.to_string(), key: key_key, value: Some(value), version });
+        Ok(ValidationCode::Valid)
+    }
+
     fn policy(&self, text: &str) -> Option<Arc<EndorsementPolicy>> {
         let mut cache = self.policies.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = cache.get(text) {
@@ -594,6 +682,17 @@ impl StateView for BlockState<'_> {
             }
             None => self.view.private_hash(ns, collection, key_hash),
         }
+    }
+}
+
+/// A registered enclave, as committed or registered earlier in the block.
+fn registered(state: &BlockState<'_>, id: &Hash32) -> Result<Option<RegisteredEnclave>, LedgerError> {
+    match state.get(ENCLAVE_NAMESPACE, &enclave_state_key(id))? {
+        None => Ok(None),
+        Some(v) => Ok(Some(
+            decode(&v.value, Limits::RECORD)
+                .map_err(|source| LedgerError::Corrupt { table: "state (enclave registry)", source })?,
+        )),
     }
 }
 

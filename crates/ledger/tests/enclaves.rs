@@ -109,6 +109,7 @@ fn invoke(nonce: u64, endorsers: &[(&TestEnclave, &str)]) -> Transaction {
         header: header.clone(),
         chaincode: CC.into(),
         invocation: invocation.clone(),
+        sealed: None,
         transient_digest: Hash32::ZERO,
     };
     let rwset = ReadWriteSet {
@@ -134,6 +135,7 @@ fn invoke(nonce: u64, endorsers: &[(&TestEnclave, &str)]) -> Transaction {
     let body = TxBody::Invoke(EndorsedInvocation {
         chaincode: CC.into(),
         invocation,
+        sealed: None,
         transient_digest: Hash32::ZERO,
         response,
         endorsements,

@@ -214,6 +214,7 @@ fn invoke_of(chaincode: &str, nonce: u64, rwset: ReadWriteSet, endorsers: &[&Sig
         header: header.clone(),
         chaincode: chaincode.into(),
         invocation: invocation.clone(),
+        sealed: None,
         transient_digest: Hash32::ZERO,
     };
     let response = ProposalResponsePayload {
@@ -234,6 +235,7 @@ fn invoke_of(chaincode: &str, nonce: u64, rwset: ReadWriteSet, endorsers: &[&Sig
     let body = TxBody::Invoke(EndorsedInvocation {
         chaincode: chaincode.into(),
         invocation,
+        sealed: None,
         transient_digest: Hash32::ZERO,
         response,
         endorsements,

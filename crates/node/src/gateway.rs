@@ -36,6 +36,11 @@ pub trait Gateway: Send + Sync {
     /// Orders a transaction and waits until it is committed.
     fn submit(&self, tx: Transaction) -> Result<SubmitOutcome, NodeError>;
 
+    /// A chaincode's encryption key (latest epoch) and the registration of the enclave
+    /// that made it; `None` before the key is distributed. Unverified: the client checks
+    /// it.
+    fn chaincode_key(&self, chaincode: &str) -> Result<Option<crate::rpc::ChaincodeKey>, NodeError>;
+
     /// Orders several transactions (in one block where possible) and waits for all.
     fn submit_all(&self, txs: Vec<Transaction>) -> Result<Vec<SubmitOutcome>, NodeError> {
         txs.into_iter().map(|tx| self.submit(tx)).collect()

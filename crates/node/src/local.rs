@@ -167,7 +167,43 @@ impl LocalNetwork {
             let batch: Vec<Transaction> = txs.by_ref().take(MAX_BLOCK_TRANSACTIONS).collect();
             out.extend(self.commit_everywhere(batch)?);
         }
+        self.distribute_keys()?;
         Ok(out)
+    }
+
+    /// Makes and grants the keys the committed state calls for (what each node's
+    /// background key keeper does in a network of processes), each distribution in a
+    /// block of its own.
+    fn distribute_keys(&self) -> Result<(), NodeError> {
+        for _ in 0..64 {
+            let mut work = None;
+            for p in &self.peers {
+                if let Some(d) = p.key_work(false)? {
+                    let node = &self
+                        .config
+                        .nodes
+                        .iter()
+                        .find(|n| n.name == p.name())
+                        .ok_or_else(|| NodeError::Invalid(format!("{} is not in the network config", p.name())))?;
+                    let identity = config::load_identity(
+                        &config::peer_identity_dir(&self.dir, &node.org, &node.identity),
+                        &node.org,
+                    )?;
+                    work = Some(crate::registry::key_distribution_tx(&identity, self.channel(), d));
+                    break;
+                }
+            }
+            let Some(tx) = work else { return Ok(()) };
+            let outcome = self.commit_everywhere(vec![tx])?;
+            if let Some(o) = outcome.iter().find(|o| !o.code.is_valid()) {
+                return Err(NodeError::Invalid(format!(
+                    "key distribution {} was refused: {}",
+                    o.tx_id.short(),
+                    o.code
+                )));
+            }
+        }
+        Err(NodeError::Invalid("key distribution did not settle after 64 rounds".into()))
     }
 
     fn commit_everywhere(&self, batch: Vec<Transaction>) -> Result<Vec<SubmitOutcome>, NodeError> {
@@ -246,6 +282,10 @@ impl Gateway for LocalNetwork {
             out.push(endorsed.response);
         }
         Ok(out)
+    }
+
+    fn chaincode_key(&self, chaincode: &str) -> Result<Option<crate::rpc::ChaincodeKey>, NodeError> {
+        self.peers[0].chaincode_key(chaincode)
     }
 
     fn submit(&self, tx: Transaction) -> Result<SubmitOutcome, NodeError> {

@@ -15,8 +15,10 @@ use teechain_enclave::{Enclave, EnclaveBoot, EnclaveConfig, EnclaveHandle, Encla
 use teechain_ledger::lifecycle;
 use teechain_ledger::{BlockOutcome, BlockValidator, Ledger};
 use teechain_types::chaincode::{ChaincodeDefinition, ChaincodeResponse};
+use teechain_types::codec::{decode, Limits};
 use teechain_types::collection::{implicit_collection_org, CollectionConfig, TxPrivateData};
-use teechain_types::enclave::{enclave_state_key, ENCLAVE_NAMESPACE};
+use teechain_types::enclave::{enclave_state_key, RegisteredEnclave, ENCLAVE_NAMESPACE};
+use teechain_types::keys::{key_state_key, KeyDistribution, KeyRecord, KeyScope, KEYS_NAMESPACE};
 use teechain_types::state::StateView;
 use teechain_types::tx::SignedProposal;
 use teechain_types::{Block, Hash32};
@@ -107,6 +109,7 @@ impl Peer {
             limits: ExecutionLimits::default(),
             sealed_dir: Some(dir.clone()),
             virtual_platform_key,
+            attestation: attestation.clone(),
         };
         let (handle, process) = match &enclave.backend {
             EnclaveBackend::InProcess => {
@@ -148,6 +151,84 @@ impl Peer {
     /// The enclave's id.
     pub fn enclave_id(&self) -> Hash32 {
         self.enclave_id
+    }
+
+    /// Every registered enclave, by id.
+    pub fn registered_enclaves(&self) -> Result<Vec<RegisteredEnclave>, NodeError> {
+        let snap = self.ledger.snapshot()?;
+        let rows = snap.range(ENCLAVE_NAMESPACE, &[], &[], usize::MAX).map_err(teechain_ledger::LedgerError::from)?;
+        rows.into_iter()
+            .map(|(_, v)| {
+                decode(&v.value, Limits::RECORD)
+                    .map_err(|e| NodeError::Invalid(format!("corrupt enclave registry entry: {e}")))
+            })
+            .collect()
+    }
+
+    /// A key epoch's record, if committed.
+    pub fn key_record(&self, scope: &KeyScope, epoch: u32) -> Result<Option<KeyRecord>, NodeError> {
+        let snap = self.ledger.snapshot()?;
+        let Some(v) =
+            snap.get(KEYS_NAMESPACE, &key_state_key(scope, epoch)).map_err(teechain_ledger::LedgerError::from)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(decode(&v.value, Limits::RECORD).map_err(|e| NodeError::Invalid(format!("corrupt key record: {e}")))?))
+    }
+
+    /// A chaincode's encryption key (latest epoch) and the registration of the enclave
+    /// that made it: what a client verifies before it encrypts to the key.
+    pub fn chaincode_key(&self, chaincode: &str) -> Result<Option<(KeyRecord, RegisteredEnclave)>, NodeError> {
+        let scope = KeyScope::Chaincode { namespace: chaincode.to_string() };
+        let mut latest = None;
+        let mut epoch = 0;
+        while let Some(r) = self.key_record(&scope, epoch)? {
+            latest = Some(r);
+            epoch += 1;
+        }
+        let Some(record) = latest else { return Ok(None) };
+        let maker = self.registered_enclaves()?.into_iter().find(|e| e.registration.keys.id() == record.made_by);
+        Ok(maker.map(|m| (record, m)))
+    }
+
+    /// The next key distribution this node's enclave should make, if any: epoch 0 of
+    /// the key of each committed chaincode that has none, and grants to registered
+    /// enclaves that lack a key this enclave holds. `eager` says whether this node acts
+    /// now; the enclave with the smallest id always does, so that normally one enclave
+    /// makes each key, and the others step in when it does not (`eager`, after a delay
+    /// the caller chooses).
+    pub fn key_work(&self, eager: bool) -> Result<Option<KeyDistribution>, NodeError> {
+        if !self.enclave_registered()? {
+            return Ok(None);
+        }
+        let enclaves = self.registered_enclaves()?;
+        let me = self.enclave_id;
+        let first = enclaves.iter().map(|e| e.registration.keys.id()).min();
+        let snap = self.ledger.snapshot()?;
+        let host = ViewHost(&snap);
+        for def in self.definitions()? {
+            let scope = KeyScope::Chaincode { namespace: def.name.clone() };
+            match self.key_record(&scope, 0)? {
+                None => {
+                    if eager || first == Some(me) {
+                        return Ok(Some(self.enclave.make_key(&host, scope, 0, enclaves)?));
+                    }
+                }
+                Some(record) => {
+                    let holders: Vec<Hash32> = record.wraps.iter().map(|w| w.enclave).collect();
+                    if !holders.contains(&me) {
+                        continue;
+                    }
+                    let missing: Vec<RegisteredEnclave> =
+                        enclaves.iter().filter(|e| !holders.contains(&e.registration.keys.id())).cloned().collect();
+                    let first_holder = holders.iter().min() == Some(&me);
+                    if !missing.is_empty() && (eager || first_holder) {
+                        return Ok(Some(self.enclave.grant_key(&host, scope, 0, missing)?));
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Whether the enclave's registration is committed.

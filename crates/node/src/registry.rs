@@ -9,6 +9,7 @@ use teechain_enclave::protocol::EnclaveInfo;
 use teechain_enclave::EnclaveAttestation;
 use teechain_types::codec::encode;
 use teechain_types::enclave::EnclaveRegistration;
+use teechain_types::keys::KeyDistribution;
 use teechain_types::tx::TxPayload;
 use teechain_types::{Transaction, TxBody, TxHeader};
 
@@ -45,15 +46,25 @@ pub fn registration_with_collateral(
 /// The registration transaction, signed by `admin` (an admin of the enclave's
 /// organisation, or validation refuses it).
 pub fn registration_tx(admin: &SigningIdentity, channel: &str, registration: EnclaveRegistration) -> Transaction {
+    signed_tx(admin, channel, TxBody::RegisterEnclave(registration))
+}
+
+/// A key distribution transaction, submitted by a node (any channel member may carry
+/// one: what makes it valid is the enclave's signature inside).
+pub fn key_distribution_tx(node: &SigningIdentity, channel: &str, distribution: KeyDistribution) -> Transaction {
+    signed_tx(node, channel, TxBody::DistributeKey(distribution))
+}
+
+fn signed_tx(signer: &SigningIdentity, channel: &str, body: TxBody) -> Transaction {
     let nonce: [u8; 24] = rand::random();
     let timestamp_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let header = TxHeader {
         channel: channel.to_string(),
-        creator: admin.identity().clone(),
+        creator: signer.identity().clone(),
         nonce: nonce.to_vec(),
         timestamp_ms,
     };
-    let payload = TxPayload { header, body: TxBody::RegisterEnclave(registration) };
-    let signature = admin.sign(&payload.hash().0);
+    let payload = TxPayload { header, body };
+    let signature = signer.sign(&payload.hash().0);
     Transaction { payload, signature }
 }

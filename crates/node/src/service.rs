@@ -381,6 +381,10 @@ impl NodeApi for NodeService {
         Ok(self.current_status())
     }
 
+    async fn chaincode_key(&self, chaincode: String) -> Result<Option<crate::rpc::ChaincodeKey>, NodeError> {
+        self.peer.chaincode_key(&chaincode)
+    }
+
     fn events(&self, chaincode: String, start_block: u64) -> EventStream {
         use tokio_stream::StreamExt;
         let live = tokio_stream::wrappers::BroadcastStream::new(self.events.subscribe());
@@ -519,6 +523,55 @@ impl NodeSetup {
     }
 }
 
+/// Makes and grants keys in the background (see [`Peer::key_work`]): every half second
+/// asks the enclave for the next distribution and submits it, signed by the node. A
+/// node that is not the designated maker of a key steps in when the key is still missing
+/// some seconds later.
+async fn keep_keys(
+    service: Arc<NodeService>,
+    identity: teechain_crypto::SigningIdentity,
+    mut stop: watch::Receiver<bool>,
+) {
+    let channel = service.config.channel.channel.clone();
+    let started = Instant::now();
+    let mut last_failure: Option<String> = None;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        let peer = service.peer.clone();
+        let eager = started.elapsed() > Duration::from_secs(10);
+        let work = tokio::task::spawn_blocking(move || peer.key_work(eager)).await;
+        let result = match work {
+            Ok(Ok(Some(d))) => {
+                let what = format!("{} epoch {}", d.scope, d.epoch);
+                let tx = crate::registry::key_distribution_tx(&identity, &channel, d);
+                match service.submit(tx).await {
+                    Ok(o) if o.code.is_valid() => {
+                        tracing::info!(block = o.block, "distributed the {what}");
+                        Ok(())
+                    }
+                    Ok(o) => Err(format!("distributing the {what}: {}", o.code)),
+                    Err(e) => Err(format!("distributing the {what}: {e}")),
+                }
+            }
+            Ok(Ok(None)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        // Log a failure once, not every half second.
+        match result {
+            Err(e) if last_failure.as_deref() != Some(e.as_str()) => {
+                tracing::warn!("key distribution: {e}");
+                last_failure = Some(e);
+            }
+            Err(_) => {}
+            Ok(()) => last_failure = None,
+        }
+    }
+}
+
 /// Runs one node until `shutdown` resolves: opens its ledger and enclave, starts Raft,
 /// serves gRPC, and on a brand-new network lets node 1 form the cluster from every node
 /// of the config.
@@ -594,11 +647,14 @@ pub async fn run(
             Err(e) => return Err(NodeError::Rpc(format!("forming the Raft cluster: {e}"))),
         }
     }
+    let node_identity = config::load_identity(&config::peer_identity_dir(&dir, &me.org, &me.identity), &me.org)?;
+    let key_keeper = tokio::spawn(keep_keys(service.clone(), node_identity, stop_reconciler.subscribe()));
     shutdown.await;
     tracing::info!(node = %me.name, "shutting down");
     let started = Instant::now();
     let _ = stop_reconciler.send(true);
     let _ = reconciler.await;
+    let _ = key_keeper.await;
     let _ = orderer.shutdown().await;
     server.shutdown().await?;
     tracing::info!(node = %me.name, took_ms = started.elapsed().as_millis() as u64, "stopped");

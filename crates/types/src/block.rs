@@ -69,11 +69,14 @@ pub enum ValidationCode {
     /// An enclave registration's evidence does not verify against the channel's
     /// attestation policy, or the enclave is already registered.
     InvalidEnclaveRegistration,
+    /// A key distribution is not signed by a registered enclave that may hold the key,
+    /// wraps it to an enclave that may not, or its epoch is taken.
+    InvalidKeyDistribution,
 }
 
 impl ValidationCode {
     /// Every code, in the order of their one-byte numbers.
-    pub const ALL: [ValidationCode; 17] = [
+    pub const ALL: [ValidationCode; 18] = [
         ValidationCode::Valid,
         ValidationCode::BadCreatorSignature,
         ValidationCode::UnknownCreator,
@@ -91,6 +94,7 @@ impl ValidationCode {
         ValidationCode::InvalidCollection,
         ValidationCode::EnclaveRegistrationUnauthorized,
         ValidationCode::InvalidEnclaveRegistration,
+        ValidationCode::InvalidKeyDistribution,
     ];
 
     /// The code's one-byte number (its index in [`ValidationCode::ALL`]).
@@ -140,6 +144,7 @@ impl ValidationCode {
             ValidationCode::InvalidCollection => "INVALID_COLLECTION",
             ValidationCode::EnclaveRegistrationUnauthorized => "ENCLAVE_REGISTRATION_UNAUTHORIZED",
             ValidationCode::InvalidEnclaveRegistration => "INVALID_ENCLAVE_REGISTRATION",
+            ValidationCode::InvalidKeyDistribution => "INVALID_KEY_DISTRIBUTION",
         }
     }
 }

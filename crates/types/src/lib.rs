@@ -17,6 +17,7 @@ pub mod collection;
 pub mod enclave;
 pub mod hash;
 pub mod identity;
+pub mod keys;
 pub mod policy;
 pub mod rwset;
 pub mod state;

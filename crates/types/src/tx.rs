@@ -5,6 +5,7 @@ use crate::codec::encode;
 use crate::enclave::EnclaveRegistration;
 use crate::hash::{sha256, sha256_parts, Hash32, Signature, TxId};
 use crate::identity::Identity;
+use crate::keys::{KeyDistribution, SealedInvocation};
 use crate::rwset::ReadWriteSet;
 use serde::{Deserialize, Serialize};
 
@@ -36,8 +37,11 @@ pub struct Proposal {
     pub header: TxHeader,
     /// Chaincode name.
     pub chaincode: String,
-    /// Function and arguments.
+    /// Function and arguments (empty when `sealed` carries them).
     pub invocation: Invocation,
+    /// A confidential invocation: function, arguments and response key sealed to the
+    /// chaincode's key.
+    pub sealed: Option<SealedInvocation>,
     /// Digest of the transient map (see [`transient_digest`]), so the signature binds it
     /// without the transient values ever entering the transaction.
     pub transient_digest: Hash32,
@@ -127,6 +131,8 @@ pub struct EndorsedInvocation {
     pub chaincode: String,
     /// Function and arguments, as proposed.
     pub invocation: Invocation,
+    /// The sealed invocation, as proposed.
+    pub sealed: Option<SealedInvocation>,
     /// Digest of the transient map, as proposed.
     pub transient_digest: Hash32,
     /// The agreed outcome.
@@ -156,6 +162,8 @@ pub enum TxBody {
     Lifecycle(LifecycleOp),
     /// An organisation admin admits an enclave to endorse for the organisation.
     RegisterEnclave(EnclaveRegistration),
+    /// An enclave distributes (or grants) one epoch of a key.
+    DistributeKey(KeyDistribution),
 }
 
 /// The signed content of a transaction.
@@ -196,9 +204,10 @@ impl Transaction {
                 header: self.payload.header.clone(),
                 chaincode: inv.chaincode.clone(),
                 invocation: inv.invocation.clone(),
+                sealed: inv.sealed.clone(),
                 transient_digest: inv.transient_digest,
             }),
-            TxBody::Lifecycle(_) | TxBody::RegisterEnclave(_) => None,
+            TxBody::Lifecycle(_) | TxBody::RegisterEnclave(_) | TxBody::DistributeKey(_) => None,
         }
     }
 }

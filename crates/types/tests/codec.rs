@@ -174,6 +174,7 @@ fn body() -> impl Strategy<Value = TxBody> {
                 TxBody::Invoke(EndorsedInvocation {
                     chaincode,
                     invocation,
+                    sealed: None,
                     transient_digest,
                     response: ProposalResponsePayload { proposal_hash, chaincode: cc, rwset, response_hash, events },
                     endorsements,

@@ -6,6 +6,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
+use teechain_client::confidential::ChaincodeKey;
+use teechain_node::config::NetworkConfig;
 
 #[derive(Args)]
 pub(crate) struct InvokeArgs {
@@ -21,6 +23,10 @@ pub(crate) struct InvokeArgs {
     /// Transient input NAME=VALUE (never written to the ledger); repeatable.
     #[arg(long, value_parser = parse_transient)]
     transient: Vec<(String, Vec<u8>)>,
+    /// Seal the function, arguments and response to the chaincode's key (verified
+    /// against the channel's attestation policy first): no host reads them.
+    #[arg(long)]
+    confidential: bool,
     /// Chaincode name.
     chaincode: String,
     /// Function name.
@@ -38,10 +44,23 @@ fn args(a: &InvokeArgs) -> Vec<Vec<u8>> {
     a.args.iter().map(|s| s.as_bytes().to_vec()).collect()
 }
 
+/// The chaincode's key, verified against the channel's attestation policy.
+fn verified_key(a: &InvokeArgs, conn: &Connection, c: &teechain_client::Client) -> Result<ChaincodeKey> {
+    let policy = NetworkConfig::load(&a.dir)?.channel.attestation.policy().map_err(anyhow::Error::msg)?;
+    Ok(c.chaincode_key(conn.gateway(), &a.chaincode, &policy)?)
+}
+
 pub(crate) fn invoke(a: InvokeArgs, out: &Output) -> Result<()> {
     let (conn, c) = Connection::open(&a.dir, &a.org, &a.user).context("connecting")?;
-    let committed = c.invoke(conn.gateway(), &a.chaincode, &a.function, args(&a), &a.transient)?;
-    let payload = String::from_utf8_lossy(&committed.response.payload).to_string();
+    let (committed, response) = if a.confidential {
+        let key = verified_key(&a, &conn, &c)?;
+        c.invoke_confidential(conn.gateway(), &key, &a.function, args(&a), &a.transient)?
+    } else {
+        let committed = c.invoke(conn.gateway(), &a.chaincode, &a.function, args(&a), &a.transient)?;
+        let response = committed.response.clone();
+        (committed, response)
+    };
+    let payload = String::from_utf8_lossy(&response.payload).to_string();
     out.result(
         format!("committed in block {} as VALID (tx {})\n{payload}", committed.block, committed.tx_id),
         json!({ "ok": true, "tx_id": committed.tx_id.to_hex(), "block": committed.block, "code": "VALID",
@@ -53,7 +72,12 @@ pub(crate) fn invoke(a: InvokeArgs, out: &Output) -> Result<()> {
 
 pub(crate) fn query(a: InvokeArgs, out: &Output) -> Result<()> {
     let (conn, c) = Connection::open(&a.dir, &a.org, &a.user).context("connecting")?;
-    let response = c.query(conn.gateway(), &a.chaincode, &a.function, args(&a))?;
+    let response = if a.confidential {
+        let key = verified_key(&a, &conn, &c)?;
+        c.query_confidential(conn.gateway(), &key, &a.function, args(&a))?
+    } else {
+        c.query(conn.gateway(), &a.chaincode, &a.function, args(&a))?
+    };
     let payload = String::from_utf8_lossy(&response.payload).to_string();
     out.result(payload.clone(), json!({ "ok": true, "payload": payload }));
     Ok(())

@@ -356,4 +356,18 @@ impl GatewayClient {
         let reply = call(&self.addr, "status", t, rpc.status(request(pb::StatusRequest {}, t))).await?;
         status_from_pb(reply, &self.addr)
     }
+
+    /// A chaincode's encryption key and the registration of the enclave that made it.
+    pub async fn chaincode_key(&self, chaincode: &str) -> Result<Option<super::ChaincodeKey>, NodeError> {
+        let t = self.timeouts.call;
+        let mut rpc = self.rpc.clone();
+        let req = request(pb::ChaincodeKeyRequest { chaincode: chaincode.to_string() }, t);
+        let reply = call(&self.addr, "chaincode key", t, rpc.chaincode_key(req)).await?;
+        if reply.record.is_empty() {
+            return Ok(None);
+        }
+        let record = decode_reply(&reply.record, Limits::RECORD, "key record", &self.addr)?;
+        let enclave = decode_reply(&reply.enclave, Limits::RECORD, "enclave registration", &self.addr)?;
+        Ok(Some((record, enclave)))
+    }
 }

@@ -90,6 +90,10 @@ pub struct NodeStatus {
     pub enclave_registered: bool,
 }
 
+/// A chaincode's encryption key record and the registration of the enclave that made
+/// it.
+pub type ChaincodeKey = (teechain_types::keys::KeyRecord, teechain_types::enclave::RegisteredEnclave);
+
 /// One event of a valid committed transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChaincodeEventRecord {
@@ -143,6 +147,9 @@ pub trait NodeApi: Send + Sync + 'static {
 
     /// This node's health and position.
     async fn status(&self) -> Result<NodeStatus, NodeError>;
+
+    /// A chaincode's encryption key and the registration of the enclave that made it.
+    async fn chaincode_key(&self, chaincode: String) -> Result<Option<ChaincodeKey>, NodeError>;
 
     /// Events of `chaincode` from block `start_block` on, then as blocks commit.
     fn events(&self, chaincode: String, start_block: u64) -> EventStream;

@@ -105,6 +105,19 @@ impl GatewayRpc for GatewayService {
         Ok(Response::new(Box::pin(stream)))
     }
 
+    async fn chaincode_key(
+        &self,
+        req: Request<pb::ChaincodeKeyRequest>,
+    ) -> Result<Response<pb::ChaincodeKeyResponse>, Status> {
+        wiretap::record(req.get_ref());
+        let found = self.api.chaincode_key(req.into_inner().chaincode).await.map_err(to_status)?;
+        let reply = match found {
+            Some((record, enclave)) => pb::ChaincodeKeyResponse { record: encode(&record), enclave: encode(&enclave) },
+            None => pb::ChaincodeKeyResponse { record: Vec::new(), enclave: Vec::new() },
+        };
+        Ok(wiretap::reply(reply))
+    }
+
     async fn status(&self, req: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
         wiretap::record(req.get_ref());
         let status = self.api.status().await.map_err(to_status)?;

@@ -221,6 +221,11 @@ impl NodeApi for FakeNode {
         Ok(s.blocks[start..].iter().take(max as usize).cloned().collect())
     }
 
+    async fn chaincode_key(&self, _chaincode: String) -> Result<Option<super::ChaincodeKey>, NodeError> {
+        self.enter("chaincode key")?;
+        Ok(None)
+    }
+
     async fn status(&self) -> Result<NodeStatus, NodeError> {
         self.enter("status")?;
         let s = self.state();
@@ -271,6 +276,7 @@ pub fn transaction(seed: u64, padding: usize) -> Transaction {
     let body = TxBody::Invoke(EndorsedInvocation {
         chaincode: "fake".into(),
         invocation,
+        sealed: None,
         transient_digest: Hash32::ZERO,
         response,
         endorsements: Vec::new(),

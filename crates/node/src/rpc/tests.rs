@@ -85,6 +85,7 @@ fn proposal(function: &str) -> SignedProposal {
         header,
         chaincode: "payment".into(),
         invocation: Invocation { function: function.into(), args: vec![b"a".to_vec()] },
+        sealed: None,
         transient_digest: Hash32::ZERO,
     };
     SignedProposal { proposal, signature: teechain_types::hash::Signature([1; 64]) }

@@ -1,0 +1,112 @@
+use crate::fixture::{args, client, payment_network, testbed_network, PAYMENT_POLICY};
+use teechain_attestation::{AttestationPolicy, PlatformKey, VirtualPolicy};
+use teechain_client::confidential::verify_chaincode_key;
+use teechain_client::ClientError;
+use teechain_node::{Gateway, NodeError};
+use teechain_types::codec::encode;
+use teechain_types::tx::TxBody;
+
+fn channel_policy(n: &crate::fixture::Net) -> AttestationPolicy {
+    n.net.config().channel.attestation.policy().expect("policy")
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_confidential_invocation_is_sealed_on_the_ledger_and_its_response_opens_for_the_client() {
+    let n = testbed_network(PAYMENT_POLICY);
+    let alice = client(&n.net, "org1");
+    let key = alice.chaincode_key(&n.net, "testbed", &channel_policy(&n)).expect("verified key");
+    assert_eq!((key.chaincode.as_str(), key.epoch, key.platform.name()), ("testbed", 0, "virtual"));
+
+    // `caller` ignores its arguments: the marker travels only inside the sealed input.
+    let marker = "CONFIDENTIAL-ARGUMENT-7f3a";
+    let (committed, opened) =
+        alice.invoke_confidential(&n.net, &key, "caller", args(&[marker]), &[]).expect("confidential invoke");
+    assert_eq!(opened.payload, b"org1");
+    assert!(!contains(&committed.response.payload, b"org1"), "the response travels sealed");
+
+    for peer in n.net.peers() {
+        let block = peer.ledger().block(committed.block).expect("read").expect("block");
+        let tx = block.transactions.iter().find(|t| t.tx_id() == committed.tx_id).expect("tx");
+        let TxBody::Invoke(inv) = &tx.payload.body else { panic!("an invocation") };
+        assert!(inv.invocation.function.is_empty() && inv.invocation.args.is_empty());
+        assert!(inv.sealed.is_some());
+        assert!(!contains(&encode(&block), marker.as_bytes()), "{} holds the argument in plaintext", peer.name());
+    }
+
+    // Queries are sealed too, and a refusal's reason reaches only the client.
+    let got = alice.query_confidential(&n.net, &key, "caller", Vec::new()).expect("query");
+    assert_eq!(got.payload, b"org1");
+    let reason = "REFUSAL-REASON-ONLY-FOR-ALICE";
+    match alice.invoke_confidential(&n.net, &key, "refuse", args(&[reason]), &[]) {
+        Err(ClientError::Refused(r)) => assert!(r.contains(reason), "{r}"),
+        other => panic!("expected a sealed refusal, got {other:?}"),
+    }
+    let (proposal, _) = alice.propose_confidential(&key, "refuse", args(&[reason]), &[]).expect("propose");
+    let host_view = n.net.endorse(&proposal, &[]).expect_err("refused").to_string();
+    assert!(!host_view.contains(reason), "the gateway sees the reason: {host_view}");
+}
+
+#[test]
+fn a_client_refuses_a_chaincode_key_it_cannot_verify() {
+    let n = payment_network();
+    let alice = client(&n.net, "org1");
+    let found = n.net.chaincode_key("payment").expect("read").expect("payment has a key");
+    let channel = n.net.channel().to_string();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    verify_chaincode_key(&channel, "payment", &found, &channel_policy(&n), now)
+        .expect("the channel's policy trusts it");
+
+    let untrusting = AttestationPolicy {
+        virtual_platform: Some(VirtualPolicy {
+            trusted_platform_keys: vec![PlatformKey::generate().public_key()],
+            allowed_measurements: None,
+        }),
+        sgx: None,
+    };
+    let err = alice.chaincode_key(&n.net, "payment", &untrusting).expect_err("untrusted platform");
+    assert!(matches!(&err, ClientError::UntrustedKey { .. }) && err.to_string().contains("evidence"), "{err}");
+    let err = alice.chaincode_key(&n.net, "payment", &AttestationPolicy::default()).expect_err("no platform");
+    assert!(matches!(err, ClientError::UntrustedKey { .. }), "{err}");
+
+    // A host that swaps in a key of its own cannot produce the enclave's signature.
+    let mut swapped = found.clone();
+    swapped.0.public_key = Some(teechain_crypto::HpkeSecretKey::generate().public_key().0);
+    let err = verify_chaincode_key(&channel, "payment", &swapped, &channel_policy(&n), now).expect_err("swapped");
+    assert!(err.to_string().contains("signature"), "{err}");
+    // Evidence of another enclave does not vouch for this one.
+    let mut tampered = found.clone();
+    tampered.1.registration.evidence[10] ^= 1;
+    assert!(verify_chaincode_key(&channel, "payment", &tampered, &channel_policy(&n), now).is_err());
+    assert!(verify_chaincode_key(&channel, "other", &found, &channel_policy(&n), now).is_err());
+    assert!(verify_chaincode_key("other-channel", "payment", &found, &channel_policy(&n), now).is_err());
+}
+
+#[test]
+fn an_invocation_sealed_to_another_key_does_not_open() {
+    let n = payment_network();
+    let alice = client(&n.net, "org1");
+    let mut key = alice.chaincode_key(&n.net, "payment", &channel_policy(&n)).expect("key");
+    key.public_key = teechain_crypto::HpkeSecretKey::generate().public_key();
+    let (proposal, _) = alice.propose_confidential(&key, "transfer", args(&["org1", "org2", "1"]), &[]).expect("p");
+    match n.net.endorse(&proposal, &[]) {
+        Err(NodeError::Enclave(e)) => assert!(e.to_string().contains("does not open"), "{e}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_confidential_payment_moves_money_like_a_public_one() {
+    let n = payment_network();
+    let alice = client(&n.net, "org1");
+    let key = alice.chaincode_key(&n.net, "payment", &channel_policy(&n)).expect("key");
+    alice.invoke_confidential(&n.net, &key, "transfer", args(&["org1", "org2", "10"]), &[]).expect("transfer");
+    assert_eq!((crate::fixture::balance(&n.net, "org1"), crate::fixture::balance(&n.net, "org2")), (90, 110));
+    match alice.invoke_confidential(&n.net, &key, "transfer", args(&["org1", "org2", "1000"]), &[]) {
+        Err(ClientError::Refused(reason)) => assert!(reason.contains("insufficient"), "{reason}"),
+        other => panic!("an overdraft is refused, got {other:?}"),
+    }
+}
