@@ -7,7 +7,7 @@ use std::process::Command;
 
 /// Contracts embedded by `src/lib.rs` (their .wasm file names: package names with `-`
 /// replaced by `_`).
-const CONTRACTS: &[&str] = &["asset_transfer", "payment", "testbed"];
+const CONTRACTS: &[&str] = &["asset_transfer", "auction", "payment", "testbed"];
 const TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() {

@@ -38,6 +38,8 @@ pub(crate) struct HostState<'a> {
     fuel_limit: u64,
     /// Why a host function ended the execution, if one did.
     pub(crate) abort: Option<RuntimeError>,
+    /// Values sealed so far: numbers the nonces, so every endorser seals identically.
+    sealed: u64,
 }
 
 impl<'a> HostState<'a> {
@@ -54,6 +56,7 @@ impl<'a> HostState<'a> {
             max_host_calls: limits.max_host_calls,
             fuel_limit: limits.fuel,
             abort: None,
+            sealed: 0,
         }
     }
 }
@@ -324,6 +327,69 @@ fn transient_get(mut caller: Ctx<'_, '_>, name_ptr: i32, name_len: i32) -> HostR
     })
 }
 
+/// Domain of the additional data of sealed state.
+const SEALED_STATE_AAD: &[u8] = b"teechain/sealed-state/v1";
+
+/// The additional data of a value sealed under `epoch` on `channel`.
+fn sealed_state_aad(channel: &str, epoch: u32) -> Vec<u8> {
+    encode(&(SEALED_STATE_AAD, channel, epoch))
+}
+
+/// A refusal the guest sees as [`HOST_ERROR`] with `message`.
+fn refuse_call(c: &mut Ctx<'_, '_>, message: String) -> Result<i32, RuntimeError> {
+    stage(c, message.into_bytes())?;
+    Ok(HOST_ERROR)
+}
+
+/// Seals a value with the chaincode's state key: `epoch (u32 BE) ‖ nonce ‖ AES-256-GCM`.
+/// The nonce comes from the transaction id and a counter, so endorsers agree.
+fn state_seal(mut caller: Ctx<'_, '_>, ptr: i32, len: i32) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let plain = read_guest(c, ptr, len, MAX_VALUE_BYTES, "value to seal")?;
+        let state = c.data_mut();
+        let Some(k) = state.ctx.sealing.clone() else {
+            return refuse_call(c, "this chaincode has no key to seal state with (yet)".into());
+        };
+        let key = teechain_crypto::DataKey::from_bytes(k.key);
+        let n = state.sealed;
+        state.sealed += 1;
+        let nonce = key.derive_nonce(&[b"state", &state.ctx.tx_id.0, &n.to_be_bytes()]);
+        let ct = key.seal(&nonce, &sealed_state_aad(&state.ctx.channel, k.epoch), &plain);
+        let mut out = Vec::with_capacity(4 + 12 + ct.len());
+        out.extend_from_slice(&k.epoch.to_be_bytes());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        stage(c, out)
+    })
+}
+
+/// Opens a value [`state_seal`] made.
+fn state_open(mut caller: Ctx<'_, '_>, ptr: i32, len: i32) -> HostResult<i32> {
+    guard(&mut caller, |c| {
+        enter(c)?;
+        let sealed = read_guest(c, ptr, len, MAX_VALUE_BYTES, "sealed value")?;
+        let state = c.data();
+        let Some(k) = state.ctx.sealing.clone() else {
+            return refuse_call(c, "this chaincode has no key to open sealed state with (yet)".into());
+        };
+        if sealed.len() < 16 {
+            return refuse_call(c, "not a sealed value".into());
+        }
+        let epoch = u32::from_be_bytes([sealed[0], sealed[1], sealed[2], sealed[3]]);
+        if epoch != k.epoch {
+            return refuse_call(c, format!("the value is sealed under key epoch {epoch}, not {}", k.epoch));
+        }
+        let mut nonce = [0u8; 12];
+        nonce.copy_from_slice(&sealed[4..16]);
+        let key = teechain_crypto::DataKey::from_bytes(k.key);
+        match key.open(&nonce, &sealed_state_aad(&state.ctx.channel, epoch), &sealed[16..]) {
+            Ok(plain) => stage(c, plain),
+            Err(_) => refuse_call(c, "the sealed value does not open: altered, or sealed by another chaincode".into()),
+        }
+    })
+}
+
 fn set_event(
     mut caller: Ctx<'_, '_>,
     name_ptr: i32,
@@ -526,13 +592,15 @@ pub(crate) enum HostFn {
     PrivateRange,
     PrivatePurge,
     PrivateOpening,
+    StateSeal,
+    StateOpen,
 }
 
 const I32: ValType = ValType::I32;
 const I64: ValType = ValType::I64;
 
 impl HostFn {
-    pub(crate) const ALL: [HostFn; 20] = [
+    pub(crate) const ALL: [HostFn; 22] = [
         HostFn::ResultLen,
         HostFn::ResultRead,
         HostFn::StateGet,
@@ -553,6 +621,8 @@ impl HostFn {
         HostFn::PrivateRange,
         HostFn::PrivatePurge,
         HostFn::PrivateOpening,
+        HostFn::StateSeal,
+        HostFn::StateOpen,
     ];
 
     /// The import name.
@@ -578,6 +648,8 @@ impl HostFn {
             HostFn::PrivateRange => "private_range",
             HostFn::PrivatePurge => "private_purge",
             HostFn::PrivateOpening => "private_opening",
+            HostFn::StateSeal => "state_seal",
+            HostFn::StateOpen => "state_open",
         }
     }
 
@@ -590,7 +662,9 @@ impl HostFn {
         match self {
             HostFn::ResultLen | HostFn::Caller | HostFn::TxId => (&[], &[I32]),
             HostFn::ResultRead => (&[I32], &[]),
-            HostFn::StateGet | HostFn::StateHistory | HostFn::TransientGet => (&[I32, I32], &[I32]),
+            HostFn::StateGet | HostFn::StateHistory | HostFn::TransientGet | HostFn::StateSeal | HostFn::StateOpen => {
+                (&[I32, I32], &[I32])
+            }
             HostFn::StatePut | HostFn::SetEvent => (&[I32, I32, I32, I32], &[]),
             HostFn::StateDel | HostFn::Panic => (&[I32, I32], &[]),
             HostFn::StateRange
@@ -627,6 +701,8 @@ impl HostFn {
             HostFn::PrivateRange => Func::wrap(&mut *store, private_range),
             HostFn::PrivatePurge => Func::wrap(&mut *store, private_purge),
             HostFn::PrivateOpening => Func::wrap(&mut *store, private_opening),
+            HostFn::StateSeal => Func::wrap(&mut *store, state_seal),
+            HostFn::StateOpen => Func::wrap(&mut *store, state_open),
         };
         Extern::Func(f)
     }

@@ -194,6 +194,7 @@ pub(super) fn ctx_n(org: &str, n: u64) -> InvocationContext {
         caller: Caller { org: org.into(), role: Role::Client, name: format!("user@{org}") },
         timestamp_ms: 1_700_000_000_000,
         transient: vec![("secret".into(), b"s3cr3t".to_vec())],
+        sealing: None,
     }
 }
 

@@ -173,6 +173,7 @@ fn bench(c: &mut Criterion) {
         caller: Caller { org: "org1".into(), role: Role::Client, name: "client@org1".into() },
         timestamp_ms: tx.payload.header.timestamp_ms,
         transient: Vec::new(),
+        sealing: None,
     };
     g.bench_function("execute_500", |b| {
         b.iter(|| {

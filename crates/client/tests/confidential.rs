@@ -110,3 +110,76 @@ fn a_confidential_payment_moves_money_like_a_public_one() {
         other => panic!("an overdraft is refused, got {other:?}"),
     }
 }
+
+/// The sealed-bid auction: bids sealed in the invocation and in state; no block of any
+/// node holds a bid in plaintext; the enclave names the winner after the end; each
+/// bidder's receipt (the bid hash) matches the sealed value on the ledger, which
+/// registered enclaves signed.
+#[test]
+fn a_sealed_bid_auction_names_the_winner_and_no_ledger_holds_a_bid() {
+    use teechain_types::codec::decode;
+    use teechain_types::enclave::{enclave_state_key, RegisteredEnclave, ENCLAVE_NAMESPACE};
+    use teechain_types::state::StateView;
+    let n = crate::fixture::network();
+    crate::fixture::deploy(
+        &n.net,
+        "auction",
+        teechain_contracts::AUCTION,
+        "OR('org1.member','org2.member','org3.member')",
+    );
+    let (org1, org2, org3) = (client(&n.net, "org1"), client(&n.net, "org2"), client(&n.net, "org3"));
+    let key = org2.chaincode_key(&n.net, "auction", &channel_policy(&n)).expect("key");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let end = now + 1_500;
+    org1.invoke(&n.net, "auction", "open", args(&["art", &end.to_string()]), &[]).expect("open");
+
+    let bids = [(&org2, "7314159"), (&org3, "8271828"), (&org2, "9161803")];
+    let mut receipts = Vec::new();
+    for (who, amount) in bids {
+        let (committed, opened) =
+            who.invoke_confidential(&n.net, &key, "bid", args(&["art", amount]), &[]).expect("bid");
+        receipts.push((committed, String::from_utf8(opened.payload).expect("utf8")));
+    }
+    match org1.invoke_confidential(&n.net, &key, "bid", args(&["art", "5"]), &[]) {
+        Err(ClientError::Refused(r)) => assert!(r.contains("auctioneer"), "{r}"),
+        other => panic!("the auctioneer may not bid: {other:?}"),
+    }
+    assert!(org1.invoke(&n.net, "auction", "end", args(&["art"]), &[]).is_err(), "not before the end");
+
+    // Wait for the end (proposal time decides), then the auctioneer ends it.
+    while std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 <= end {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ended = org1.invoke(&n.net, "auction", "end", args(&["art"]), &[]).expect("end");
+    let result = String::from_utf8(ended.response.payload).expect("utf8");
+    assert!(result.contains("\"winner\":\"org2\"") && result.contains("\"price\":9161803"), "{result}");
+    assert!(result.contains("\"bids\":2"), "{result}");
+
+    // The winning price is published by `end`; no other bid is ever in a block.
+    for peer in n.net.peers() {
+        for b in 0..peer.ledger().height() {
+            let block = encode(&peer.ledger().block(b).expect("read").expect("block"));
+            let secret = if b < ended.block { &bids[..] } else { &bids[..2] };
+            for (_, amount) in secret {
+                let le = amount.parse::<u64>().unwrap().to_le_bytes();
+                assert!(!contains(&block, amount.as_bytes()) && !contains(&block, &le), "{} block {b}", peer.name());
+            }
+        }
+    }
+    // A receipt: the bid hash the enclave reported is the hash of the sealed value the
+    // transaction wrote, and a registered enclave signed that transaction.
+    let (committed, receipt) = &receipts[2];
+    let ledger = n.net.peers()[2].ledger();
+    let block = ledger.block(committed.block).expect("read").expect("block");
+    let tx = block.transactions.iter().find(|t| t.tx_id() == committed.tx_id).expect("tx");
+    let TxBody::Invoke(inv) = &tx.payload.body else { panic!("an invocation") };
+    let write = inv.response.rwset.writes.iter().find(|w| w.key == b"bid/art/org2").expect("the bid write");
+    let sealed = write.value.as_ref().expect("a value");
+    assert!(receipt.contains(&teechain_types::sha256(sealed).to_hex()), "{receipt}");
+    let e = &inv.endorsements[0];
+    let snap = ledger.snapshot().expect("snap");
+    let reg = snap.get(ENCLAVE_NAMESPACE, &enclave_state_key(&e.enclave)).expect("read").expect("registered");
+    let reg: RegisteredEnclave = decode(&reg.value, teechain_types::codec::Limits::RECORD).expect("record");
+    let vk = teechain_crypto::VerifyingKey::from_bytes(&reg.registration.keys.signing_key).expect("key");
+    teechain_crypto::verify(&vk, &inv.response.hash().0, &e.signature).expect("the enclave signed the bid");
+}

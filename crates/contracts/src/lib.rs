@@ -11,9 +11,13 @@ pub const PAYMENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/payment.was
 /// hashes; see `contracts/asset-transfer`).
 pub const ASSET_TRANSFER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/asset_transfer.wasm"));
 
+/// The sealed-bid auction (bids sealed to the chaincode key; see `contracts/auction`).
+pub const AUCTION: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/auction.wasm"));
+
 /// The testbed contract, which exercises every host function and limit of the runtime
 /// (see `contracts/testbed`). For tests only.
 pub const TESTBED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/testbed.wasm"));
 
 /// A contract's name and bytes, for listing.
-pub const ALL: &[(&str, &[u8])] = &[("asset-transfer", ASSET_TRANSFER), ("payment", PAYMENT), ("testbed", TESTBED)];
+pub const ALL: &[(&str, &[u8])] =
+    &[("asset-transfer", ASSET_TRANSFER), ("auction", AUCTION), ("payment", PAYMENT), ("testbed", TESTBED)];

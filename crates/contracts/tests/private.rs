@@ -130,6 +130,7 @@ impl Ledger {
                 caller: Caller { org: org.into(), role: Role::Client, name: format!("user@{org}") },
                 timestamp_ms: 1_700_000_000_000 + self.proposals,
                 transient: entries,
+                sealing: None,
             },
             inv: Invocation { function: function.into(), args: args.iter().map(|a| a.as_bytes().to_vec()).collect() },
         }

@@ -12,11 +12,11 @@ use std::sync::RwLock;
 use teechain_attestation::AttestationPolicy;
 use teechain_chaincode_runtime::{CompiledChaincode, ExecutionLimits, Runtime, RuntimeError, Simulation};
 use teechain_crypto::{hpke_open, hpke_seal, DataKey, HpkeCiphertext, HpkePublicKey, HpkeSecretKey, Msp};
-use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::chaincode::{
     decode_definition, definition_state_key, Caller, ChaincodeDefinition, HistoryEntry, InvocationContext,
     LIFECYCLE_NAMESPACE,
 };
+use teechain_types::chaincode::{ChaincodeResponse, StateSealingKey};
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{implicit_collection_org, CollectionAccess, HashedValue, PrivateValue, TxPrivateData};
 use teechain_types::enclave::RegisteredEnclave;
@@ -239,6 +239,31 @@ impl Enclave {
         Ok(k)
     }
 
+    /// The chaincode's state-sealing key, when the chaincode has a key this enclave
+    /// holds (epoch 0 until rotation exists).
+    fn state_sealing(&self, chaincode: &str, host: &dyn Host) -> Result<Option<StateSealingKey>, Failure> {
+        let scope = KeyScope::Chaincode { namespace: chaincode.to_string() };
+        let epoch = 0;
+        let secret = match self.keys.get(&scope, epoch) {
+            Some(k) => k,
+            None => {
+                let found = OcallState::public(host)
+                    .get(KEYS_NAMESPACE, &key_state_key(&scope, epoch))
+                    .map_err(|e| (FailureKind::HostFailure, e.to_string()))?;
+                let Some(v) = found else { return Ok(None) };
+                let record: KeyRecord = decode(&v.value, Limits::RECORD)
+                    .map_err(|e| (FailureKind::HostFailure, format!("the {scope} record does not decode: {e}")))?;
+                // Not (yet) wrapped to this enclave: the chaincode runs without sealing.
+                match self.key(&record) {
+                    Ok(k) => k,
+                    Err(_) => return Ok(None),
+                }
+            }
+        };
+        let key = teechain_crypto::derive_key(secret.as_slice(), b"teechain/state-sealing/v1", &[chaincode.as_bytes()]);
+        Ok(Some(StateSealingKey { epoch, key }))
+    }
+
     /// Opens a confidential invocation with the chaincode's key.
     fn open_invocation(
         &self,
@@ -321,6 +346,7 @@ impl Enclave {
             caller: Caller { org: creator.org.clone(), role: creator.role, name: creator.name.clone() },
             timestamp_ms: p.header.timestamp_ms,
             transient,
+            sealing: self.state_sealing(name, host)?,
         };
         let state = OcallState {
             host,

@@ -263,6 +263,22 @@ impl Stub {
         optional_bytes(code)
     }
 
+    /// Seals `value` with the chaincode's state key, which only enclaves holding the
+    /// chaincode's key derive: store the result with [`put_state`](Self::put_state) and
+    /// hosts and ledgers keep only ciphertext. Fails while the chaincode has no key.
+    pub fn seal(&mut self, value: &[u8]) -> Result<Vec<u8>, SdkError> {
+        // SAFETY: the pointer and length describe a live slice.
+        let code = unsafe { sys::state_seal(value.as_ptr(), value.len()) };
+        fallible_bytes(code)?.ok_or(SdkError::UnknownStatus(abi::ABSENT))
+    }
+
+    /// Opens a value [`seal`](Self::seal) made (in this chaincode).
+    pub fn open(&mut self, sealed: &[u8]) -> Result<Vec<u8>, SdkError> {
+        // SAFETY: the pointer and length describe a live slice.
+        let code = unsafe { sys::state_open(sealed.as_ptr(), sealed.len()) };
+        fallible_bytes(code)?.ok_or(SdkError::UnknownStatus(abi::ABSENT))
+    }
+
     /// Emits an event, delivered to listeners once the transaction commits.
     pub fn set_event(&mut self, name: &str, payload: &[u8]) {
         // SAFETY: the pointers and lengths describe live slices.
@@ -513,6 +529,8 @@ mod sys {
         pub(crate) fn tx_id() -> i32;
         pub(crate) fn timestamp_ms() -> i64;
         pub(crate) fn transient_get(name: *const u8, name_len: usize) -> i32;
+        pub(crate) fn state_seal(value: *const u8, value_len: usize) -> i32;
+        pub(crate) fn state_open(sealed: *const u8, sealed_len: usize) -> i32;
         pub(crate) fn set_event(name: *const u8, name_len: usize, payload: *const u8, payload_len: usize);
         pub(crate) fn panic(message: *const u8, message_len: usize);
         pub(crate) fn private_get(coll: *const u8, coll_len: usize, key: *const u8, key_len: usize) -> i32;
@@ -578,6 +596,12 @@ mod sys {
         absent()
     }
     pub(crate) unsafe fn transient_get(_: *const u8, _: usize) -> i32 {
+        absent()
+    }
+    pub(crate) unsafe fn state_seal(_: *const u8, _: usize) -> i32 {
+        absent()
+    }
+    pub(crate) unsafe fn state_open(_: *const u8, _: usize) -> i32 {
         absent()
     }
     pub(crate) unsafe fn set_event(_: *const u8, _: usize, _: *const u8, _: usize) {

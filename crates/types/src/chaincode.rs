@@ -98,6 +98,26 @@ pub struct InvocationContext {
     pub timestamp_ms: u64,
     /// Transient inputs: passed to chaincode, never written to the ledger.
     pub transient: Vec<(String, Vec<u8>)>,
+    /// The key the chaincode seals state with, when it has a chaincode key (set inside
+    /// the enclave; never serialised).
+    #[serde(skip)]
+    pub sealing: Option<StateSealingKey>,
+}
+
+/// A confidential chaincode's state-sealing key: derived inside the enclave from the
+/// chaincode key of `epoch`. Debug output shows the epoch only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StateSealingKey {
+    /// The chaincode key epoch it derives from (named in every sealed value).
+    pub epoch: u32,
+    /// The AES-256-GCM key.
+    pub key: [u8; 32],
+}
+
+impl std::fmt::Debug for StateSealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateSealingKey").field("epoch", &self.epoch).finish_non_exhaustive()
+    }
 }
 
 /// A chaincode definition as approved by organisations and committed to the channel.
