@@ -144,3 +144,41 @@ fn teechain_list(d: &str) -> Vec<serde_json::Value> {
     }
     crate::json(&out)["enclaves"].as_array().cloned().unwrap_or_default()
 }
+
+/// `teechain demo auction` on node processes with the wiretap on: the enclave names the
+/// highest bidder; each bidder's receipt checks out; and no node's data directory, log
+/// or captured gRPC traffic (the auctioneer's included) holds a losing bid, as text or
+/// as the bytes the contract seals. The winning price is published by `end`: finding it
+/// on disk shows the search would find a plaintext bid.
+#[test]
+fn the_auction_demo_names_the_winner_and_no_node_holds_a_losing_bid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wire = tempfile::tempdir().expect("tempdir");
+    let net_dir = dir.path().join("net");
+    let out = Command::new(env!("CARGO_BIN_EXE_teechain"))
+        .args(["demo", "auction", "--json", "--dir"])
+        .arg(&net_dir)
+        .env("TEECHAIN_WIRETAP_DIR", wire.path())
+        .output()
+        .expect("run the demo");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let v = crate::json(&out);
+    assert_eq!(v["result"]["winner"], "org2");
+    assert_eq!(v["result"]["price"], 9_161_803);
+    assert_eq!(v["result"]["bids"], 2);
+    let receipts = v["receipts"].as_array().expect("receipts");
+    assert_eq!(receipts.len(), 3);
+    assert!(receipts.iter().all(|r| r["signatures"].as_u64().unwrap_or(0) >= 1));
+    assert!(v["early_end_refused"].as_str().expect("refusal").contains("runs until"));
+
+    assert!(!crate::private::files_containing(&net_dir, b"9161803").is_empty(), "the published price is on disk");
+    for losing in [7_314_159u64, 8_271_828] {
+        for needle in [losing.to_string().into_bytes(), losing.to_le_bytes().to_vec()] {
+            for place in [&net_dir, &wire.path().to_path_buf()] {
+                let found = crate::private::files_containing(place, &needle);
+                assert!(found.is_empty(), "bid {losing} in plaintext in {found:?}");
+            }
+        }
+    }
+    assert!(std::fs::read_dir(wire.path()).expect("captures").count() >= 3, "every node's traffic was captured");
+}

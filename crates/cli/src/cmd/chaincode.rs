@@ -21,7 +21,7 @@ pub(crate) enum ChaincodeCommand {
         /// Network directory.
         #[arg(long)]
         dir: PathBuf,
-        /// A .wasm file, or a built-in contract: payment, asset-transfer, testbed.
+        /// A .wasm file, or a built-in contract: payment, asset-transfer, auction, testbed.
         #[arg(long)]
         wasm: String,
     },
@@ -57,7 +57,7 @@ pub(crate) struct DefinitionArgs {
     /// Chaincode name.
     #[arg(long)]
     pub(crate) name: String,
-    /// A .wasm file, or a built-in contract: payment, asset-transfer, testbed.
+    /// A .wasm file, or a built-in contract: payment, asset-transfer, auction, testbed.
     #[arg(long)]
     pub(crate) wasm: String,
     /// Endorsement policy in Fabric syntax.
@@ -76,12 +76,10 @@ pub(crate) struct DefinitionArgs {
 
 /// The bytes of a built-in contract or a .wasm file.
 pub(crate) fn package(wasm: &str) -> Result<Vec<u8>> {
-    Ok(match wasm {
-        "payment" => teechain_contracts::PAYMENT.to_vec(),
-        "testbed" => teechain_contracts::TESTBED.to_vec(),
-        "asset-transfer" => teechain_contracts::ASSET_TRANSFER.to_vec(),
-        path => std::fs::read(Path::new(path)).with_context(|| format!("reading chaincode package {path}"))?,
-    })
+    match teechain_contracts::ALL.iter().find(|(name, _)| *name == wasm) {
+        Some((_, bytes)) => Ok(bytes.to_vec()),
+        None => std::fs::read(Path::new(wasm)).with_context(|| format!("reading chaincode package {wasm}")),
+    }
 }
 
 fn definition(conn: &Connection, args: &DefinitionArgs) -> Result<ChaincodeDefinition> {

@@ -19,6 +19,9 @@ pub(crate) enum Demo {
     /// Private asset transfer: public owner record, private details and prices in the
     /// organisations' implicit collections, transfer checked against the ledger's hashes.
     Asset,
+    /// Sealed-bid auction: bids sealed to the chaincode's enclave key, winner named by the
+    /// enclave after the end, receipts checked against the ledger.
+    Auction,
 }
 
 /// Stops the demo's nodes however the demo ends.
@@ -42,6 +45,7 @@ pub(crate) fn run(which: Demo, dir: Option<PathBuf>, base_port: Option<u16>, out
     match which {
         Demo::Payment => payment(&dir, base_port, out),
         Demo::Asset => crate::cmd::demo_asset::asset(&dir, base_port, out),
+        Demo::Auction => crate::cmd::demo_auction::auction(&dir, base_port, out),
     }
 }
 
