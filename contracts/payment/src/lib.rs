@@ -15,6 +15,9 @@
 //! | `balance_private` | `collection, account` | the balance in the collection as decimal text (members only) |
 //! | `balance_hash` | `collection, account` | hex of the balance's on-ledger hash (any client) |
 //! | `disclose` | `collection, account` | JSON `{"account", "value", "blind"}`: the opening of the balance's hash (members only) |
+//! | `init_sealed` | `balance, org...` | confidential mode (`sealed.rs`): every named org starts at `balance`, sealed |
+//! | `transfer_sealed` | `from, to, amount` | like `transfer`, on sealed balances; no event |
+//! | `balance_sealed` | `account` | the sealed balance, for the owner organisation's clients only |
 //!
 //! `transfer` refuses unless the caller belongs to `from`, the amount is a positive
 //! integer, `from != to`, both accounts exist and `from` has enough funds; each refusal
@@ -36,6 +39,7 @@
 use teechain_sdk::{arg_str, expect_args, json_string, refuse, Invocation, Refusal, Stub};
 
 mod private;
+mod sealed;
 
 teechain_sdk::chaincode!(handle);
 
@@ -64,10 +68,14 @@ fn handle(stub: &mut Stub, inv: Invocation) -> Result<Vec<u8>, Refusal> {
         "balance_private" => private::balance(stub, &inv),
         "balance_hash" => private::balance_hash(stub, &inv),
         "disclose" => private::disclose(stub, &inv),
+        "init_sealed" => sealed::init(stub, &inv),
+        "transfer_sealed" => sealed::transfer(stub, &inv),
+        "balance_sealed" => sealed::balance(stub, &inv),
         other => {
             refuse!(
                 "unknown function {other}; payment offers init, transfer, balance, history, init_private, \
-                 transfer_private, balance_private, balance_hash and disclose"
+                 transfer_private, balance_private, balance_hash, disclose, init_sealed, transfer_sealed \
+                 and balance_sealed"
             )
         }
     }
@@ -135,31 +143,9 @@ fn transfer(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
     let to = arg_str(inv, 1, "to")?;
     let amount_text = arg_str(inv, 2, "amount")?;
 
-    let caller = stub.caller();
-    if caller.org != owner(from) {
-        refuse!(
-            "caller of {} may not spend from {from}'s account",
-            caller.org
-        );
-    }
-    let Some(amount) = parse_amount(amount_text) else {
-        refuse!("amount must be a positive integer, got {amount_text:?}");
-    };
-    if from == to {
-        refuse!("self-transfer is not allowed");
-    }
-    let from_balance = balance_of(stub, from)?;
-    let to_balance = balance_of(stub, to)?;
-    if from_balance < amount {
-        refuse!("insufficient funds: {from} has {from_balance}, transfer needs {amount}");
-    }
-    let Some(new_to) = to_balance.checked_add(amount) else {
-        refuse!("transfer would overflow the balance of {to}");
-    };
-    stub.put_state(
-        &balance_key(from),
-        (from_balance - amount).to_string().as_bytes(),
-    );
+    let amount = check_transfer(stub, from, to, amount_text)?;
+    let (new_from, new_to) = moved(from, to, balance_of(stub, from)?, balance_of(stub, to)?, amount)?;
+    stub.put_state(&balance_key(from), new_from.to_string().as_bytes());
     stub.put_state(&balance_key(to), new_to.to_string().as_bytes());
 
     let event = format!(
@@ -169,6 +155,35 @@ fn transfer(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
     );
     stub.set_event("transfer", event.as_bytes());
     Ok(event.into_bytes())
+}
+
+/// The checks every mode's transfer makes first, with the same messages: the caller's
+/// organisation owns `from`, the amount is a positive integer, `from != to`. Returns the
+/// amount.
+fn check_transfer(stub: &Stub, from: &str, to: &str, amount_text: &str) -> Result<u64, Refusal> {
+    let caller = stub.caller();
+    if caller.org != owner(from) {
+        refuse!("caller of {} may not spend from {from}'s account", caller.org);
+    }
+    let Some(amount) = parse_amount(amount_text) else {
+        refuse!("amount must be a positive integer, got {amount_text:?}");
+    };
+    if from == to {
+        refuse!("self-transfer is not allowed");
+    }
+    Ok(amount)
+}
+
+/// The balances of `from` and `to` after moving `amount`, refusing an overdraft or an
+/// overflow.
+fn moved(from: &str, to: &str, from_balance: u64, to_balance: u64, amount: u64) -> Result<(u64, u64), Refusal> {
+    if from_balance < amount {
+        refuse!("insufficient funds: {from} has {from_balance}, transfer needs {amount}");
+    }
+    let Some(new_to) = to_balance.checked_add(amount) else {
+        refuse!("transfer would overflow the balance of {to}");
+    };
+    Ok((from_balance - amount, new_to))
 }
 
 fn history(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {

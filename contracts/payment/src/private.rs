@@ -10,7 +10,7 @@ use teechain_sdk::{arg_str, expect_args, json_string, refuse, Invocation, Refusa
 /// The transient input that carries a private transfer's amount.
 pub(crate) const AMOUNT_TRANSIENT: &str = "amount";
 
-use crate::{balance_key, owner, parse_amount, parse_balance, INITIAL_BALANCE, INIT_KEY};
+use crate::{balance_key, owner, parse_balance, INITIAL_BALANCE, INIT_KEY};
 
 /// `init_private(collection, account...)`: every named account (an organisation or one of its
 /// sub-accounts) starts at 100 in `collection`.
@@ -72,25 +72,11 @@ pub(crate) fn transfer(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Ref
     let amount_text = String::from_utf8_lossy(&amount_bytes).into_owned();
     let amount_text = amount_text.as_str();
 
-    let caller = stub.caller();
-    if caller.org != owner(from) {
-        refuse!("caller of {} may not spend from {from}'s account", caller.org);
-    }
-    let Some(amount) = parse_amount(amount_text) else {
-        refuse!("amount must be a positive integer, got {amount_text:?}");
-    };
-    if from == to {
-        refuse!("self-transfer is not allowed");
-    }
+    let amount = crate::check_transfer(stub, from, to, amount_text)?;
     let from_balance = balance_of(stub, collection, from)?;
     let to_balance = balance_of(stub, collection, to)?;
-    if from_balance < amount {
-        refuse!("insufficient funds: {from} has {from_balance}, transfer needs {amount}");
-    }
-    let Some(new_to) = to_balance.checked_add(amount) else {
-        refuse!("transfer would overflow the balance of {to}");
-    };
-    stub.put_private(collection, &balance_key(from), (from_balance - amount).to_string().as_bytes())?;
+    let (new_from, new_to) = crate::moved(from, to, from_balance, to_balance, amount)?;
+    stub.put_private(collection, &balance_key(from), new_from.to_string().as_bytes())?;
     stub.put_private(collection, &balance_key(to), new_to.to_string().as_bytes())?;
 
     // Events reach the shared ledger in plaintext: no amount, no balance.

@@ -62,6 +62,9 @@ fn demo_payment_shows_the_balances_and_every_refusal() {
     assert_eq!((private["org1"].as_str(), private["org2"].as_str()), (Some("90"), Some("110")));
     assert!(private["org3_refused"].as_str().expect("refusal").contains("not a member"), "{private}");
     assert_eq!(private["disclosed_verified"], true);
+    let sealed = &v["confidential"];
+    assert_eq!((sealed["org1"].as_str(), sealed["org2"].as_str()), (Some("90"), Some("110")), "{sealed}");
+    assert!(sealed["org3_refused"].as_str().expect("refusal").contains("may not read"), "{sealed}");
 }
 
 /// Steps: the asset demo on three node processes. A transfer at mismatched prices and

@@ -183,3 +183,47 @@ fn a_sealed_bid_auction_names_the_winner_and_no_ledger_holds_a_bid() {
     let vk = teechain_crypto::VerifyingKey::from_bytes(&reg.registration.keys.signing_key).expect("key");
     teechain_crypto::verify(&vk, &inv.response.hash().0, &e.signature).expect("the enclave signed the bid");
 }
+
+/// Payment's confidential mode: sealed arguments and sealed balances. Transfers run in
+/// the enclaves of org1 and org2 (the policy); no block of any node holds an amount or
+/// a balance, and only an account's owner reads it.
+#[test]
+fn confidential_payments_leave_no_amount_or_balance_on_any_ledger() {
+    let n = payment_network();
+    let (org1, org2, org3) = (client(&n.net, "org1"), client(&n.net, "org2"), client(&n.net, "org3"));
+    let key = org1.chaincode_key(&n.net, "payment", &channel_policy(&n)).expect("key");
+    org1.invoke_confidential(&n.net, &key, "init_sealed", args(&["10000000", "org1", "org2", "org3"]), &[])
+        .expect("init");
+    let (paid, _) = org1
+        .invoke_confidential(&n.net, &key, "transfer_sealed", args(&["org1", "org2", "7314159"]), &[])
+        .expect("transfer");
+    let read = |c: &teechain_client::Client, account: &str| {
+        c.query_confidential(&n.net, &key, "balance_sealed", args(&[account])).map(|r| r.payload)
+    };
+    assert_eq!(read(&org1, "org1").expect("org1 reads its own"), b"2685841");
+    assert_eq!(read(&org2, "org2").expect("org2 reads its own"), b"17314159");
+    match read(&org3, "org1") {
+        Err(ClientError::Refused(r)) => assert!(r.contains("may not read"), "{r}"),
+        other => panic!("org3 must not read org1's balance: {other:?}"),
+    }
+    match org1.invoke_confidential(&n.net, &key, "transfer_sealed", args(&["org1", "org2", "9999999"]), &[]) {
+        Err(ClientError::Refused(r)) => assert!(r.contains("insufficient"), "{r}"),
+        other => panic!("an overdraft is refused: {other:?}"),
+    }
+    let TxBody::Invoke(inv) =
+        &n.net.peers()[0].ledger().block(paid.block).unwrap().unwrap().transactions[0].payload.body
+    else {
+        panic!("an invocation")
+    };
+    let signers: Vec<&str> = inv.endorsements.iter().map(|e| e.org.as_str()).collect();
+    assert_eq!(signers, ["org1", "org2"], "the transfer ran in org1's and org2's enclaves");
+    for peer in n.net.peers() {
+        for b in 0..peer.ledger().height() {
+            let block = encode(&peer.ledger().block(b).expect("read").expect("block"));
+            for secret in [7_314_159u64, 2_685_841, 17_314_159, 10_000_000] {
+                assert!(!contains(&block, secret.to_string().as_bytes()), "{} block {b}: {secret}", peer.name());
+                assert!(!contains(&block, &secret.to_le_bytes()), "{} block {b}: {secret} (LE)", peer.name());
+            }
+        }
+    }
+}

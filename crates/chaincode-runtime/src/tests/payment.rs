@@ -118,7 +118,7 @@ fn every_refusal_has_its_own_message() {
     assert_eq!(
         l.refusal("org1", "mint", &[]),
         "unknown function mint; payment offers init, transfer, balance, history, init_private, transfer_private, \
-         balance_private, balance_hash and disclose"
+         balance_private, balance_hash, disclose, init_sealed, transfer_sealed and balance_sealed"
     );
     // Nothing moved.
     assert_eq!((l.balance("org1"), l.balance("org2"), l.balance("org3")), ("90".into(), "110".into(), "100".into()));

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use teechain_node::config::{init_network_with, InitOptions};
+use teechain_types::Transaction;
 
 /// Arguments of `teechain bench`.
 #[derive(clap::Args)]
@@ -36,8 +37,11 @@ pub(crate) struct BenchArgs {
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Modes to measure, in order, on the same network; ratios are to the first.
-    #[arg(long, value_delimiter = ',', default_values_t = [Mode::Public, Mode::Private])]
+    #[arg(long, value_delimiter = ',', default_values_t = [Mode::Public, Mode::Private, Mode::Confidential])]
     modes: Vec<Mode>,
+    /// Where the nodes' enclaves run.
+    #[arg(long, value_enum, default_value_t = crate::cmd::network::EnclaveArg::InProcess)]
+    enclave: crate::cmd::network::EnclaveArg,
 }
 
 /// The collection of the private mode (contracts/payment/collections.json).
@@ -50,6 +54,8 @@ pub(crate) enum Mode {
     Public,
     /// Balances in the collection of org1 and org2; org3 holds hashes only.
     Private,
+    /// Sealed invocations and sealed balances: no host holds an amount or a balance.
+    Confidential,
 }
 
 impl std::fmt::Display for Mode {
@@ -57,6 +63,7 @@ impl std::fmt::Display for Mode {
         f.write_str(match self {
             Mode::Public => "public",
             Mode::Private => "private",
+            Mode::Confidential => "confidential",
         })
     }
 }
@@ -117,7 +124,11 @@ pub(crate) fn run(args: BenchArgs, out: &Output) -> Result<()> {
     let orgs: Vec<String> = ["org1", "org2", "org3"].map(String::from).to_vec();
     std::fs::create_dir_all(&dir)?;
     let base_port = crate::cmd::demo::free_base_port(orgs.len() as u16)?;
-    init_network_with(&dir, &orgs, &InitOptions { base_port, ..InitOptions::default() })?;
+    let enclave = match args.enclave {
+        crate::cmd::network::EnclaveArg::InProcess => teechain_node::config::EnclaveMode::InProcess,
+        crate::cmd::network::EnclaveArg::Process => teechain_node::config::EnclaveMode::Process,
+    };
+    init_network_with(&dir, &orgs, &InitOptions { base_port, enclave, ..InitOptions::default() })?;
     let quiet = Output::new(true).quiet();
     network::up(&dir, &quiet)?;
     let _running = crate::cmd::demo::Running(&dir);
@@ -142,13 +153,37 @@ pub(crate) fn run(args: BenchArgs, out: &Output) -> Result<()> {
     let gw = conn.gateway();
     let mut accounts: Vec<Vec<u8>> = (0..args.clients).map(|i| format!("org1/c{i}").into_bytes()).collect();
     accounts.extend((0..args.clients).map(|i| format!("org2/c{i}").into_bytes()));
+    let key = if args.modes.contains(&Mode::Confidential) {
+        let policy = teechain_node::config::NetworkConfig::load(&dir)?
+            .channel
+            .attestation
+            .policy()
+            .map_err(anyhow::Error::msg)?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match client.chaincode_key(gw, "payment", &policy) {
+                Ok(k) => break Some(k),
+                Err(e) if Instant::now() > deadline => return Err(e).context("the payment chaincode's key"),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    } else {
+        None
+    };
     for mode in &args.modes {
         let (function, mut init_args) = match mode {
             Mode::Public => ("init", Vec::new()),
             Mode::Private => ("init_private", vec![COLLECTION.as_bytes().to_vec()]),
+            Mode::Confidential => ("init_sealed", vec![b"100".to_vec()]),
         };
         init_args.extend(accounts.iter().cloned());
-        client.invoke(gw, "payment", function, init_args, &[]).with_context(|| format!("creating {mode} accounts"))?;
+        match (mode, &key) {
+            (Mode::Confidential, Some(key)) => {
+                client.invoke_confidential(gw, key, function, init_args, &[]).map(|_| ())
+            }
+            _ => client.invoke(gw, "payment", function, init_args, &[]).map(|_| ()),
+        }
+        .with_context(|| format!("creating {mode} accounts"))?;
     }
     // Endorsers read their own ledgers: start once every node has the accounts.
     network::wait_for_agreement(&dir)?;
@@ -161,7 +196,7 @@ pub(crate) fn run(args: BenchArgs, out: &Output) -> Result<()> {
 
     let mut results = Vec::new();
     for mode in &args.modes {
-        let r = load(*mode, &args, &client, gw, out);
+        let r = load(*mode, &args, &client, gw, key.as_ref(), out);
         out.line(r.text(args.transactions));
         results.push(r);
     }
@@ -203,6 +238,7 @@ fn load(
     args: &BenchArgs,
     client: &teechain_client::Client,
     gw: &dyn teechain_node::Gateway,
+    key: Option<&teechain_client::confidential::ChaincodeKey>,
     out: &Output,
 ) -> ModeResult {
     let samples = Mutex::new(Vec::with_capacity(args.transactions));
@@ -217,30 +253,44 @@ fn load(
                 let (function, mut base) = match mode {
                     Mode::Public => ("transfer", Vec::new()),
                     Mode::Private => ("transfer_private", vec![COLLECTION.as_bytes().to_vec()]),
+                    Mode::Confidential => ("transfer_sealed", Vec::new()),
                 };
                 base.push(format!("org1/c{c}").into_bytes());
                 base.push(format!("org2/c{c}").into_bytes());
                 // A private amount travels as transient input: arguments reach every ledger.
                 let transient = match mode {
-                    Mode::Public => {
+                    Mode::Public | Mode::Confidential => {
                         base.push(b"1".to_vec());
                         Vec::new()
                     }
                     Mode::Private => vec![("amount".to_string(), b"1".to_vec())],
                 };
+                // A confidential transfer seals its call to the chaincode's key.
+                let prepare = || -> Result<Transaction, String> {
+                    match (mode, key) {
+                        (Mode::Confidential, Some(key)) => {
+                            let (p, _) = client
+                                .propose_confidential(key, function, base.clone(), &[])
+                                .map_err(|e| e.to_string())?;
+                            let responses = gw.endorse(&p, &[]).map_err(|e| e.to_string())?;
+                            client.assemble(&p, &responses).map_err(|e| e.to_string())
+                        }
+                        _ => client
+                            .prepare(gw, "payment", function, base.clone(), &transient)
+                            .map(|(tx, _)| tx)
+                            .map_err(|e| e.to_string()),
+                    }
+                };
                 for _ in 0..share {
                     let t0 = Instant::now();
-                    let result = client
-                        .prepare(gw, "payment", function, base.clone(), &transient)
-                        .map_err(|e| e.to_string())
-                        .and_then(|(tx, _)| {
-                            let t1 = Instant::now();
-                            let o = gw.submit(tx).map_err(|e| e.to_string())?;
-                            if !o.code.is_valid() {
-                                return Err(o.code.to_string());
-                            }
-                            Ok(Sample { submit_to_commit: t1.elapsed(), end_to_end: t0.elapsed() })
-                        });
+                    let result = prepare().and_then(|tx| {
+                        let t1 = Instant::now();
+                        let o = gw.submit(tx).map_err(|e| e.to_string())?;
+                        if !o.code.is_valid() {
+                            return Err(o.code.to_string());
+                        }
+                        Ok(Sample { submit_to_commit: t1.elapsed(), end_to_end: t0.elapsed() })
+                    });
                     match result {
                         Ok(sample) => samples.lock().unwrap_or_else(|p| p.into_inner()).push(sample),
                         Err(e) => failures.lock().unwrap_or_else(|p| p.into_inner()).push(e),

@@ -153,6 +153,7 @@ fn payment(dir: &Path, base_port: Option<u16>, out: &Output) -> Result<()> {
     let (final_text, final_json) = balances(gw, &org1)?;
     out.line(format!("final balances (after the one extra payment of 1): {final_text}"));
     let private = private_payment(dir, out)?;
+    let confidential = confidential_payment(dir, out)?;
     let statuses = network::wait_for_agreement(dir)?;
     for (name, height, tip) in &statuses {
         out.line(format!("{name}: {height} blocks, tip {}", tip.short()));
@@ -161,6 +162,7 @@ fn payment(dir: &Path, base_port: Option<u16>, out: &Output) -> Result<()> {
         "",
         json!({ "ok": true, "demo": "payment", "platform": "virtual", "insecure": true, "processes": orgs.len(),
                 "balances_after_transfer": balances_json, "refusals": refusals, "private": private,
+                "confidential": confidential,
                 "replay": { "first": first.code.name(), "second": replay.code.name() },
                 "forged_signature": forged.code.name(), "final_balances": final_json,
                 "nodes": statuses.iter().map(|(n, h, t)| json!({"node": n, "height": h, "tip": t.to_hex()})).collect::<Vec<_>>() }),
@@ -214,6 +216,54 @@ fn private_payment(dir: &Path, out: &Output) -> Result<Value> {
         anyhow::bail!("the disclosed opening does not match the ledger's hash");
     }
     Ok(json!({ "org1": b1, "org2": b2, "org3_refused": refused, "hash": hash, "disclosed_verified": verified }))
+}
+
+/// The confidential mode: calls sealed to the chaincode's key (verified first), balances
+/// sealed in state; transfers run in org1's and org2's enclaves (the policy), and no
+/// host holds an amount or a balance.
+fn confidential_payment(dir: &Path, out: &Output) -> Result<Value> {
+    let args = |a: &[&str]| a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+    let policy =
+        teechain_node::config::NetworkConfig::load(dir)?.channel.attestation.policy().map_err(anyhow::Error::msg)?;
+    let (conn1, org1) = Connection::open(dir, "org1", "client")?;
+    let (conn2, org2) = Connection::open(dir, "org2", "client")?;
+    let (conn3, org3) = Connection::open(dir, "org3", "client")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let key = loop {
+        match org1.chaincode_key(conn1.gateway(), "payment", &policy) {
+            Ok(k) => break k,
+            Err(e) if std::time::Instant::now() > deadline => return Err(e).context("the payment chaincode's key"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(200)),
+        }
+    };
+    out.line(format!(
+        "confidential mode: chaincode key of payment (epoch {}) made by enclave {}, evidence verified ({})",
+        key.epoch,
+        key.enclave.short(),
+        key.platform
+    ));
+    org1.invoke_confidential(conn1.gateway(), &key, "init_sealed", args(&["100", "org1", "org2", "org3"]), &[])
+        .context("init_sealed")?;
+    let (paid, receipt) = org1
+        .invoke_confidential(conn1.gateway(), &key, "transfer_sealed", args(&["org1", "org2", "10"]), &[])
+        .context("transfer_sealed")?;
+    out.line(format!(
+        "org1 pays org2 10 with a sealed call: block {}; only org1 reads the response: {}",
+        paid.block,
+        String::from_utf8_lossy(&receipt.payload)
+    ));
+    network::wait_for_agreement(dir)?;
+    let b1 = org1.query_confidential(conn1.gateway(), &key, "balance_sealed", args(&["org1"]))?;
+    let b2 = org2.query_confidential(conn2.gateway(), &key, "balance_sealed", args(&["org2"]))?;
+    let (b1, b2) = (String::from_utf8_lossy(&b1.payload).to_string(), String::from_utf8_lossy(&b2.payload).to_string());
+    out.line(format!("each owner reads its sealed balance: org1={b1} org2={b2}"));
+    let refused = match org3.query_confidential(conn3.gateway(), &key, "balance_sealed", args(&["org2"])) {
+        Ok(_) => anyhow::bail!("org3 read org2's sealed balance; it must be refused"),
+        Err(e) => e.to_string(),
+    };
+    out.line(format!("org3 reads org2's sealed balance -> {refused}"));
+    Ok(json!({ "key_epoch": key.epoch, "maker": key.enclave.to_hex(), "org1": b1, "org2": b2, "org3_refused": refused,
+               "block": paid.block }))
 }
 
 /// Checks an opening `{"value": text, "blind": hex}` against a value hash in hex.
