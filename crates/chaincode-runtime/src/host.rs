@@ -348,7 +348,7 @@ fn state_seal(mut caller: Ctx<'_, '_>, ptr: i32, len: i32) -> HostResult<i32> {
         enter(c)?;
         let plain = read_guest(c, ptr, len, MAX_VALUE_BYTES, "value to seal")?;
         let state = c.data_mut();
-        let Some(k) = state.ctx.sealing.clone() else {
+        let Some(k) = state.ctx.sealing.as_ref().and_then(|s| s.current()).cloned() else {
             return refuse_call(c, "this chaincode has no key to seal state with (yet)".into());
         };
         let key = teechain_crypto::DataKey::from_bytes(k.key);
@@ -370,16 +370,16 @@ fn state_open(mut caller: Ctx<'_, '_>, ptr: i32, len: i32) -> HostResult<i32> {
         enter(c)?;
         let sealed = read_guest(c, ptr, len, MAX_VALUE_BYTES, "sealed value")?;
         let state = c.data();
-        let Some(k) = state.ctx.sealing.clone() else {
+        let Some(sealing) = state.ctx.sealing.clone() else {
             return refuse_call(c, "this chaincode has no key to open sealed state with (yet)".into());
         };
         if sealed.len() < 16 {
             return refuse_call(c, "not a sealed value".into());
         }
         let epoch = u32::from_be_bytes([sealed[0], sealed[1], sealed[2], sealed[3]]);
-        if epoch != k.epoch {
-            return refuse_call(c, format!("the value is sealed under key epoch {epoch}, not {}", k.epoch));
-        }
+        let Some(k) = sealing.epoch(epoch).cloned() else {
+            return refuse_call(c, format!("the value is sealed under key epoch {epoch}, which this enclave lacks"));
+        };
         let mut nonce = [0u8; 12];
         nonce.copy_from_slice(&sealed[4..16]);
         let key = teechain_crypto::DataKey::from_bytes(k.key);

@@ -34,6 +34,9 @@ enum Command {
     /// Register and list the nodes' enclaves.
     #[command(subcommand)]
     Enclave(cmd::enclave::EnclaveCommand),
+    /// Rotate and show chaincode keys.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
     /// Invoke a chaincode function: endorse, order, commit.
     Invoke(cmd::invoke::InvokeArgs),
     /// Query a chaincode function on one node (no transaction).
@@ -64,6 +67,7 @@ fn main() {
         Command::Network(c) => cmd::network::run(c, &out),
         Command::Node(c) => cmd::node::run_command(c, &out),
         Command::Enclave(c) => cmd::enclave::run(c, &out),
+        Command::Keys(c) => cmd::keys::run(c, &out),
         Command::Bench(a) => cmd::bench::run(a, &out),
         Command::Chaincode(c) => cmd::chaincode::run(c, &out),
         Command::Invoke(a) => cmd::invoke::invoke(a, &out),

@@ -140,12 +140,19 @@ fn the_payment_scenario_passes_with_enclaves_in_their_own_processes() {
     payment_scenario(&Net::up_with("org1,org2,org3", &["--enclave", "process"], &[]), "own process");
 }
 
-/// Builds `teechain-enclave` next to the `teechain` binary under test: a partial build
-/// (`cargo test -p teechain-cli`) leaves it out or stale; `cargo test --workspace` has
-/// built it already, and then this is a no-op.
+/// Builds `teechain-enclave` next to the `teechain` binary under test when a partial
+/// build (`cargo test -p teechain-cli`) left it out, or left one much older than the
+/// binary under test; `cargo test --workspace` builds both, and then this does nothing
+/// (a rebuild here would use other features and replace a binary other tests run).
 fn ensure_enclave_binary() {
-    let exe = Path::new(env!("CARGO_BIN_EXE_teechain")).with_file_name("teechain-enclave");
-    {
+    let teechain = Path::new(env!("CARGO_BIN_EXE_teechain"));
+    let exe = teechain.with_file_name("teechain-enclave");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let stale = match (modified(&exe), modified(teechain)) {
+        (Some(e), Some(t)) => t.duration_since(e).is_ok_and(|d| d > Duration::from_secs(1800)),
+        _ => true,
+    };
+    if stale {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let built = std::process::Command::new(cargo)
             .args(["build", "-p", "teechain-enclave", "--bin", "teechain-enclave"])
@@ -192,6 +199,11 @@ fn payment_scenario(net: &Net, enclave: &str) {
         let q = net.ok(&["query", "--dir", d, "--org", org, "--confidential", "payment", "balance", account]);
         assert_eq!(q["payload"], expected, "{org} reads {account} confidentially");
     }
+    // A rotation: the enclaves make epoch 1 and share it; calls sealed to it work.
+    let rotated = net.ok(&["keys", "rotate", "--dir", d, "--chaincode", "payment", "--org", "org2"]);
+    assert_eq!((rotated["epoch"].as_u64(), rotated["holders"].as_u64()), (Some(1), Some(3)), "{rotated}");
+    let q = net.ok(&["query", "--dir", d, "--org", "org2", "--confidential", "payment", "balance", "org2"]);
+    assert_eq!(q["payload"], "115");
     let height = net.agreed_height();
     let status = net.ok(&["network", "status", "--dir", d]);
     let leaders = status["nodes"].as_array().expect("nodes").iter().filter(|n| n["role"] == "leader").count();

@@ -227,3 +227,55 @@ fn confidential_payments_leave_no_amount_or_balance_on_any_ledger() {
         }
     }
 }
+
+/// Two rotations of the payment chaincode's key: each makes a new epoch that new calls
+/// and new sealed state use; balances sealed under epochs 0 and 1 still open under
+/// epoch 2, and a client holding the epoch-0 key is still understood.
+#[test]
+fn history_decrypts_after_two_rotations() {
+    use teechain_types::keys::KeyScope;
+    use teechain_types::state::StateView;
+    let n = payment_network();
+    let org1 = client(&n.net, "org1");
+    let policy = channel_policy(&n);
+    let rotate = |by: &str| {
+        let admin = n.net.user(by, "admin").expect("admin");
+        let scope = KeyScope::Chaincode { namespace: "payment".into() };
+        n.net.submit(teechain_node::registry::rotation_tx(&admin, n.net.channel(), scope)).expect("rotation").code
+    };
+    let sealed_epoch = |account: &str| {
+        let snap = n.net.peers()[0].ledger().snapshot().expect("snap");
+        let v = snap.get("payment", format!("sealed/{account}").as_bytes()).expect("read").expect("sealed balance");
+        u32::from_be_bytes(v.value[..4].try_into().expect("epoch"))
+    };
+    let key0 = org1.chaincode_key(&n.net, "payment", &policy).expect("key");
+    assert_eq!(key0.epoch, 0);
+    org1.invoke_confidential(&n.net, &key0, "init_sealed", args(&["1000", "org1", "org2", "org3"]), &[]).expect("init");
+
+    assert!(rotate("org2").is_valid());
+    let key1 = org1.chaincode_key(&n.net, "payment", &policy).expect("key");
+    assert_eq!(key1.epoch, 1);
+    assert_ne!(key1.public_key, key0.public_key);
+    org1.invoke_confidential(&n.net, &key1, "transfer_sealed", args(&["org1", "org2", "100"]), &[]).expect("pay");
+    assert_eq!((sealed_epoch("org1"), sealed_epoch("org2"), sealed_epoch("org3")), (1, 1, 0));
+
+    assert!(rotate("org3").is_valid());
+    let key2 = org1.chaincode_key(&n.net, "payment", &policy).expect("key");
+    assert_eq!(key2.epoch, 2);
+    let read = |org: &str, key: &teechain_client::confidential::ChaincodeKey| {
+        client(&n.net, org).query_confidential(&n.net, key, "balance_sealed", args(&[org])).expect("read").payload
+    };
+    assert_eq!(read("org1", &key2), b"900", "sealed under epoch 1");
+    assert_eq!(read("org2", &key2), b"1100", "sealed under epoch 1");
+    assert_eq!(read("org3", &key2), b"1000", "sealed under epoch 0");
+    assert_eq!(read("org3", &key0), b"1000", "a call sealed to epoch 0 still opens");
+    org1.invoke_confidential(&n.net, &key2, "transfer_sealed", args(&["org1", "org3", "1"]), &[]).expect("pay");
+    assert_eq!((sealed_epoch("org1"), sealed_epoch("org3")), (2, 2));
+
+    // Only an admin asks for a rotation.
+    let alice = n.net.user("org1", "client").expect("client");
+    let scope = KeyScope::Chaincode { namespace: "payment".into() };
+    let code =
+        n.net.submit(teechain_node::registry::rotation_tx(&alice, n.net.channel(), scope)).expect("ordered").code;
+    assert_eq!(code, teechain_types::ValidationCode::InvalidKeyDistribution);
+}

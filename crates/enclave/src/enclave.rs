@@ -16,7 +16,7 @@ use teechain_types::chaincode::{
     decode_definition, definition_state_key, Caller, ChaincodeDefinition, HistoryEntry, InvocationContext,
     LIFECYCLE_NAMESPACE,
 };
-use teechain_types::chaincode::{ChaincodeResponse, StateSealingKey};
+use teechain_types::chaincode::{ChaincodeResponse, StateSealing, StateSealingKey};
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{implicit_collection_org, CollectionAccess, HashedValue, PrivateValue, TxPrivateData};
 use teechain_types::enclave::RegisteredEnclave;
@@ -239,29 +239,34 @@ impl Enclave {
         Ok(k)
     }
 
-    /// The chaincode's state-sealing key, when the chaincode has a key this enclave
-    /// holds (epoch 0 until rotation exists).
-    fn state_sealing(&self, chaincode: &str, host: &dyn Host) -> Result<Option<StateSealingKey>, Failure> {
+    /// The chaincode's state-sealing keys, one per chaincode key epoch this enclave
+    /// holds, oldest first; `None` while the chaincode has no key. Epochs already
+    /// unwrapped cost nothing; finding out whether a newer one exists costs one ocall.
+    fn state_sealing(&self, chaincode: &str, host: &dyn Host) -> Result<Option<StateSealing>, Failure> {
         let scope = KeyScope::Chaincode { namespace: chaincode.to_string() };
-        let epoch = 0;
-        let secret = match self.keys.get(&scope, epoch) {
-            Some(k) => k,
-            None => {
-                let found = OcallState::public(host)
-                    .get(KEYS_NAMESPACE, &key_state_key(&scope, epoch))
-                    .map_err(|e| (FailureKind::HostFailure, e.to_string()))?;
-                let Some(v) = found else { return Ok(None) };
-                let record: KeyRecord = decode(&v.value, Limits::RECORD)
-                    .map_err(|e| (FailureKind::HostFailure, format!("the {scope} record does not decode: {e}")))?;
-                // Not (yet) wrapped to this enclave: the chaincode runs without sealing.
-                match self.key(&record) {
-                    Ok(k) => k,
-                    Err(_) => return Ok(None),
+        let mut keys = Vec::new();
+        for epoch in 0u32.. {
+            let secret = match self.keys.get(&scope, epoch) {
+                Some(k) => k,
+                None => {
+                    let found = OcallState::public(host)
+                        .get(KEYS_NAMESPACE, &key_state_key(&scope, epoch))
+                        .map_err(|e| (FailureKind::HostFailure, e.to_string()))?;
+                    let Some(v) = found else { break };
+                    let record: KeyRecord = decode(&v.value, Limits::RECORD)
+                        .map_err(|e| (FailureKind::HostFailure, format!("the {scope} record does not decode: {e}")))?;
+                    // Not (yet) wrapped to this enclave: seal with what it holds.
+                    match self.key(&record) {
+                        Ok(k) => k,
+                        Err(_) => break,
+                    }
                 }
-            }
-        };
-        let key = teechain_crypto::derive_key(secret.as_slice(), b"teechain/state-sealing/v1", &[chaincode.as_bytes()]);
-        Ok(Some(StateSealingKey { epoch, key }))
+            };
+            let key =
+                teechain_crypto::derive_key(secret.as_slice(), b"teechain/state-sealing/v1", &[chaincode.as_bytes()]);
+            keys.push(StateSealingKey { epoch, key });
+        }
+        Ok((!keys.is_empty()).then_some(StateSealing { keys }))
     }
 
     /// Opens a confidential invocation with the chaincode's key.

@@ -26,7 +26,7 @@ use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{implicit_collection_org, CollectionConfig, HashedValue};
 use teechain_types::enclave::{enclave_state_key, EnclaveRegistration, RegisteredEnclave, ENCLAVE_NAMESPACE};
 use teechain_types::hash::Signature;
-use teechain_types::keys::{key_state_key, KeyDistribution, KeyRecord, KeyScope, KEYS_NAMESPACE};
+use teechain_types::keys::{key_state_key, rotation_state_key, KeyDistribution, KeyRecord, KeyScope, KEYS_NAMESPACE};
 use teechain_types::policy::{EndorsementPolicy, PrincipalRole};
 use teechain_types::rwset::{in_range, range_digest, MAX_RANGE_RESULTS};
 use teechain_types::state::{StateError, StateView};
@@ -282,6 +282,7 @@ impl BlockValidator {
                 self.check_registration(state, reg, creator, version, now_unix, &mut outcome.writes)
             }
             TxBody::DistributeKey(d) => self.check_key_distribution(state, d, version, &mut outcome.writes),
+            TxBody::RotateKey(scope) => self.check_rotation(state, scope, creator, version, &mut outcome.writes),
         }
     }
 
@@ -567,12 +568,15 @@ impl BlockValidator {
         let key_key = key_state_key(&d.scope, d.epoch);
         let record = match state.get(KEYS_NAMESPACE, &key_key)? {
             None => {
-                let previous_exists = match d.epoch.checked_sub(1) {
-                    None => true,
-                    Some(prev) => state.get(KEYS_NAMESPACE, &key_state_key(&d.scope, prev))?.is_some(),
-                };
-                if !previous_exists {
-                    return refuse("the epoch does not follow the latest one");
+                if let Some(prev) = d.epoch.checked_sub(1) {
+                    if state.get(KEYS_NAMESPACE, &key_state_key(&d.scope, prev))?.is_none() {
+                        return refuse("the epoch does not follow the latest one");
+                    }
+                    // A later epoch only on an admin's request.
+                    let requested = state.get(KEYS_NAMESPACE, &rotation_state_key(&d.scope))?;
+                    if requested.map(|v| v.value) != Some(d.epoch.to_be_bytes().to_vec()) {
+                        return refuse("no rotation to this epoch was requested");
+                    }
                 }
                 KeyRecord {
                     scope: d.scope.clone(),
@@ -604,6 +608,38 @@ impl BlockValidator {
         let value = encode(&record);
         state.write(KEYS_NAMESPACE, &key_key, Some(value.clone()));
         writes.push(StateWrite { namespace: KEYS_NAMESPACE.to_string(), key: key_key, value: Some(value), version });
+        Ok(ValidationCode::Valid)
+    }
+
+    /// A rotation request: by an organisation admin, for a key that exists, when no
+    /// request is pending. It asks for the epoch after the latest.
+    fn check_rotation(
+        &self,
+        state: &mut BlockState<'_>,
+        scope: &KeyScope,
+        creator: &VerifiedIdentity,
+        version: Version,
+        writes: &mut Vec<StateWrite>,
+    ) -> Result<ValidationCode, LedgerError> {
+        if creator.role != Role::Admin {
+            return Ok(ValidationCode::InvalidKeyDistribution);
+        }
+        let mut latest = None;
+        while state.get(KEYS_NAMESPACE, &key_state_key(scope, latest.map_or(0, |l: u32| l + 1)))?.is_some() {
+            latest = Some(latest.map_or(0, |l| l + 1));
+        }
+        let Some(latest) = latest else {
+            return Ok(ValidationCode::InvalidKeyDistribution);
+        };
+        let key = rotation_state_key(scope);
+        if let Some(v) = state.get(KEYS_NAMESPACE, &key)? {
+            if v.value == (latest + 1).to_be_bytes() {
+                return Ok(ValidationCode::InvalidKeyDistribution);
+            }
+        }
+        let value = (latest + 1).to_be_bytes().to_vec();
+        state.write(KEYS_NAMESPACE, &key, Some(value.clone()));
+        writes.push(StateWrite { namespace: KEYS_NAMESPACE.to_string(), key, value: Some(value), version });
         Ok(ValidationCode::Valid)
     }
 

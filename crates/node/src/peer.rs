@@ -18,7 +18,7 @@ use teechain_types::chaincode::{ChaincodeDefinition, ChaincodeResponse};
 use teechain_types::codec::{decode, Limits};
 use teechain_types::collection::{implicit_collection_org, CollectionConfig, TxPrivateData};
 use teechain_types::enclave::{enclave_state_key, RegisteredEnclave, ENCLAVE_NAMESPACE};
-use teechain_types::keys::{key_state_key, KeyDistribution, KeyRecord, KeyScope, KEYS_NAMESPACE};
+use teechain_types::keys::{key_state_key, rotation_state_key, KeyDistribution, KeyRecord, KeyScope, KEYS_NAMESPACE};
 use teechain_types::state::StateView;
 use teechain_types::tx::SignedProposal;
 use teechain_types::{Block, Hash32};
@@ -208,27 +208,40 @@ impl Peer {
         let host = ViewHost(&snap);
         for def in self.definitions()? {
             let scope = KeyScope::Chaincode { namespace: def.name.clone() };
-            match self.key_record(&scope, 0)? {
-                None => {
-                    if eager || first == Some(me) {
-                        return Ok(Some(self.enclave.make_key(&host, scope, 0, enclaves)?));
-                    }
+            let mut latest = None;
+            while let Some(record) = self.key_record(&scope, latest.map_or(0, |l: u32| l + 1))? {
+                latest = Some(record.epoch);
+                // Grants: every registered enclave gets every epoch (history stays readable).
+                let holders: Vec<Hash32> = record.wraps.iter().map(|w| w.enclave).collect();
+                if !holders.contains(&me) {
+                    continue;
                 }
-                Some(record) => {
-                    let holders: Vec<Hash32> = record.wraps.iter().map(|w| w.enclave).collect();
-                    if !holders.contains(&me) {
-                        continue;
-                    }
-                    let missing: Vec<RegisteredEnclave> =
-                        enclaves.iter().filter(|e| !holders.contains(&e.registration.keys.id())).cloned().collect();
-                    let first_holder = holders.iter().min() == Some(&me);
-                    if !missing.is_empty() && (eager || first_holder) {
-                        return Ok(Some(self.enclave.grant_key(&host, scope, 0, missing)?));
-                    }
+                let missing: Vec<RegisteredEnclave> =
+                    enclaves.iter().filter(|e| !holders.contains(&e.registration.keys.id())).cloned().collect();
+                let first_holder = holders.iter().min() == Some(&me);
+                if !missing.is_empty() && (eager || first_holder) {
+                    return Ok(Some(self.enclave.grant_key(&host, scope, record.epoch, missing)?));
+                }
+            }
+            // The first epoch, or the next one an admin asked for.
+            let next = match latest {
+                None => Some(0),
+                Some(n) => (self.requested_epoch(&scope)? == Some(n + 1)).then_some(n + 1),
+            };
+            if let Some(epoch) = next {
+                if eager || first == Some(me) {
+                    return Ok(Some(self.enclave.make_key(&host, scope, epoch, enclaves)?));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// The epoch an admin's rotation request asks for, if any.
+    fn requested_epoch(&self, scope: &KeyScope) -> Result<Option<u32>, NodeError> {
+        let snap = self.ledger.snapshot()?;
+        let v = snap.get(KEYS_NAMESPACE, &rotation_state_key(scope)).map_err(teechain_ledger::LedgerError::from)?;
+        Ok(v.and_then(|v| <[u8; 4]>::try_from(v.value.as_slice()).ok()).map(u32::from_be_bytes))
     }
 
     /// Whether the enclave's registration is committed.

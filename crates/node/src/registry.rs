@@ -9,7 +9,7 @@ use teechain_enclave::protocol::EnclaveInfo;
 use teechain_enclave::EnclaveAttestation;
 use teechain_types::codec::encode;
 use teechain_types::enclave::EnclaveRegistration;
-use teechain_types::keys::KeyDistribution;
+use teechain_types::keys::{KeyDistribution, KeyScope};
 use teechain_types::tx::TxPayload;
 use teechain_types::{Transaction, TxBody, TxHeader};
 
@@ -53,6 +53,11 @@ pub fn registration_tx(admin: &SigningIdentity, channel: &str, registration: Enc
 /// one: what makes it valid is the enclave's signature inside).
 pub fn key_distribution_tx(node: &SigningIdentity, channel: &str, distribution: KeyDistribution) -> Transaction {
     signed_tx(node, channel, TxBody::DistributeKey(distribution))
+}
+
+/// A request, signed by an organisation admin, for the next epoch of a key.
+pub fn rotation_tx(admin: &SigningIdentity, channel: &str, scope: KeyScope) -> Transaction {
+    signed_tx(admin, channel, TxBody::RotateKey(scope))
 }
 
 fn signed_tx(signer: &SigningIdentity, channel: &str, body: TxBody) -> Transaction {

@@ -70,7 +70,8 @@ pub enum ValidationCode {
     /// attestation policy, or the enclave is already registered.
     InvalidEnclaveRegistration,
     /// A key distribution is not signed by a registered enclave that may hold the key,
-    /// wraps it to an enclave that may not, or its epoch is taken.
+    /// wraps it to an enclave that may not, or its epoch is taken or was not requested;
+    /// or a rotation request is not an admin's, or one is pending already.
     InvalidKeyDistribution,
 }
 

@@ -98,10 +98,31 @@ pub struct InvocationContext {
     pub timestamp_ms: u64,
     /// Transient inputs: passed to chaincode, never written to the ledger.
     pub transient: Vec<(String, Vec<u8>)>,
-    /// The key the chaincode seals state with, when it has a chaincode key (set inside
-    /// the enclave; never serialised).
+    /// The keys the chaincode seals and opens state with, when it has a chaincode key
+    /// (set inside the enclave; never serialised).
     #[serde(skip)]
-    pub sealing: Option<StateSealingKey>,
+    pub sealing: Option<StateSealing>,
+}
+
+/// A confidential chaincode's state-sealing keys, one per chaincode key epoch in
+/// ascending order: the last seals, any opens what it sealed (history stays readable
+/// after rotation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateSealing {
+    /// The keys, oldest first; never empty.
+    pub keys: Vec<StateSealingKey>,
+}
+
+impl StateSealing {
+    /// The key new values are sealed with (the latest epoch).
+    pub fn current(&self) -> Option<&StateSealingKey> {
+        self.keys.last()
+    }
+
+    /// The key of `epoch`, if this enclave holds it.
+    pub fn epoch(&self, epoch: u32) -> Option<&StateSealingKey> {
+        self.keys.iter().find(|k| k.epoch == epoch)
+    }
 }
 
 /// A confidential chaincode's state-sealing key: derived inside the enclave from the

@@ -120,6 +120,11 @@ impl KeyRecord {
     }
 }
 
+/// State key of a rotation request: its value is the epoch requested (u32 BE).
+pub fn rotation_state_key(scope: &KeyScope) -> Vec<u8> {
+    encode(&(b"rotation".as_slice(), scope))
+}
+
 /// State key of one epoch of a key.
 pub fn key_state_key(scope: &KeyScope, epoch: u32) -> Vec<u8> {
     encode(&(scope, epoch))

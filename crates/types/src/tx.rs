@@ -5,7 +5,7 @@ use crate::codec::encode;
 use crate::enclave::EnclaveRegistration;
 use crate::hash::{sha256, sha256_parts, Hash32, Signature, TxId};
 use crate::identity::Identity;
-use crate::keys::{KeyDistribution, SealedInvocation};
+use crate::keys::{KeyDistribution, KeyScope, SealedInvocation};
 use crate::rwset::ReadWriteSet;
 use serde::{Deserialize, Serialize};
 
@@ -164,6 +164,8 @@ pub enum TxBody {
     RegisterEnclave(EnclaveRegistration),
     /// An enclave distributes (or grants) one epoch of a key.
     DistributeKey(KeyDistribution),
+    /// An organisation admin asks for a new epoch of a key (the enclaves make it).
+    RotateKey(KeyScope),
 }
 
 /// The signed content of a transaction.
@@ -207,7 +209,7 @@ impl Transaction {
                 sealed: inv.sealed.clone(),
                 transient_digest: inv.transient_digest,
             }),
-            TxBody::Lifecycle(_) | TxBody::RegisterEnclave(_) | TxBody::DistributeKey(_) => None,
+            TxBody::Lifecycle(_) | TxBody::RegisterEnclave(_) | TxBody::DistributeKey(_) | TxBody::RotateKey(_) => None,
         }
     }
 }

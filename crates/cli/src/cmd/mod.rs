@@ -7,6 +7,7 @@ pub(crate) mod demo_asset;
 pub(crate) mod demo_auction;
 pub(crate) mod enclave;
 pub(crate) mod invoke;
+pub(crate) mod keys;
 pub(crate) mod ledger;
 pub(crate) mod network;
 pub(crate) mod node;
