@@ -279,3 +279,31 @@ fn history_decrypts_after_two_rotations() {
         n.net.submit(teechain_node::registry::rotation_tx(&alice, n.net.channel(), scope)).expect("ordered").code;
     assert_eq!(code, teechain_types::ValidationCode::InvalidKeyDistribution);
 }
+
+/// The host restores an older copy of an enclave's sealed key store: the ledger records
+/// a newer version for that enclave (announced in its last key distribution), so the
+/// enclave refuses to serve and the node does not start. The latest file works again.
+#[test]
+fn a_rolled_back_sealed_file_is_refused() {
+    let crate::fixture::Net { net, _dir } = crate::fixture::network();
+    crate::fixture::deploy(&net, "payment", teechain_contracts::PAYMENT, PAYMENT_POLICY);
+    let maker = net.chaincode_key("payment").expect("read").expect("key").0.made_by;
+    let peer = net.peers().iter().find(|p| p.enclave_id() == maker).expect("the maker's node");
+    let file = _dir.path().join(&net.config().node(peer.name()).expect("node").data_dir).join("enclave");
+    let file = file.join("keys.sealed");
+    let old = std::fs::read(&file).expect("sealed key store");
+    // The same enclave makes the next chaincode's key: its sealed version grows.
+    crate::fixture::deploy(&net, "testbed", teechain_contracts::TESTBED, PAYMENT_POLICY);
+    assert_eq!(net.chaincode_key("testbed").expect("read").expect("key").0.made_by, maker);
+    let new = std::fs::read(&file).expect("sealed key store");
+    assert_ne!(old, new);
+    drop(net);
+
+    std::fs::write(&file, &old).expect("roll back");
+    match teechain_node::LocalNetwork::open(_dir.path()) {
+        Err(e) => assert!(e.to_string().contains("rolled back"), "{e}"),
+        Ok(_) => panic!("a rolled-back sealed file must be refused"),
+    }
+    std::fs::write(&file, &new).expect("restore");
+    teechain_node::LocalNetwork::open(_dir.path()).expect("the latest file is accepted");
+}

@@ -1,13 +1,14 @@
 //! The trusted side of the boundary.
 
 use crate::identity::EnclaveIdentity;
-use crate::keys::{self, KeyStore};
+use crate::keys::{self, KeyStore, SealedFile};
 use crate::platform::{EnclaveAttestation, Platform, PlatformServices};
 use crate::protocol::{
     EnclaveInfo, EnclaveRequest, EnclaveResponse, Endorsed, FailureKind, Host, HostCall, HostReply, ProposalResponse,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 use teechain_attestation::AttestationPolicy;
 use teechain_chaincode_runtime::{CompiledChaincode, ExecutionLimits, Runtime, RuntimeError, Simulation};
@@ -22,8 +23,8 @@ use teechain_types::collection::{implicit_collection_org, CollectionAccess, Hash
 use teechain_types::enclave::RegisteredEnclave;
 use teechain_types::hash::Signature;
 use teechain_types::keys::{
-    invocation_info, key_state_key, wrap_info, ConfidentialInput, KeyDistribution, KeyRecord, KeyScope,
-    SealedInvocation, WrappedKey, KEYS_NAMESPACE, SEALED_REASON_PREFIX,
+    invocation_info, key_state_key, sealed_version_key, wrap_info, ConfidentialInput, KeyDistribution, KeyRecord,
+    KeyScope, SealedInvocation, WrappedKey, KEYS_NAMESPACE, SEALED_REASON_PREFIX,
 };
 use teechain_types::state::{StateError, StateView};
 use teechain_types::tx::Proposal;
@@ -70,7 +71,13 @@ pub struct Enclave {
     code: RwLock<HashMap<Hash32, CompiledChaincode>>,
     attestation_policy: AttestationPolicy,
     keys: KeyStore,
+    /// Set when the sealed key store proved older than the ledger's record: the enclave
+    /// then refuses every call but `Info`.
+    rolled_back: AtomicBool,
 }
+
+/// File name of the sealed key store inside the enclave's directory.
+pub const KEYS_FILE: &str = "keys.sealed";
 
 type Failure = (FailureKind, String);
 
@@ -88,6 +95,14 @@ impl Enclave {
             Some(dir) => EnclaveIdentity::load_or_create(dir, &platform, &measurement)?,
             None => EnclaveIdentity::generate(),
         };
+        let keys = match &config.sealed_dir {
+            Some(dir) => KeyStore::open(SealedFile {
+                path: dir.join(KEYS_FILE),
+                key: DataKey::from_bytes(platform.sealing_key(&measurement)?),
+                aad: encode(&(b"teechain/sealed-keys/v1".as_slice(), config.platform, measurement)),
+            })?,
+            None => KeyStore::default(),
+        };
         let report_data = teechain_attestation::report_data(&config.channel, &identity.keys().keys_hash());
         let attestation = platform.attest(measurement, report_data)?;
         Ok(Enclave {
@@ -101,7 +116,8 @@ impl Enclave {
             runtime: Runtime::new(config.limits),
             code: RwLock::new(HashMap::new()),
             attestation_policy: config.attestation,
-            keys: KeyStore::default(),
+            keys,
+            rolled_back: AtomicBool::new(false),
         })
     }
 
@@ -116,7 +132,14 @@ impl Enclave {
     }
 
     fn handle(&self, req: EnclaveRequest, host: &dyn Host) -> EnclaveResponse {
+        if self.rolled_back.load(Ordering::Relaxed) && !matches!(req, EnclaveRequest::Info) {
+            return EnclaveResponse::Failed {
+                kind: FailureKind::SealedStateRolledBack,
+                message: "this enclave's sealed state was rolled back; it serves nothing".into(),
+            };
+        }
         let result = match req {
+            EnclaveRequest::CheckSealedState => self.check_sealed_state(host),
             EnclaveRequest::Info => Ok(EnclaveResponse::Info(self.info())),
             EnclaveRequest::InstallChaincode { wasm } => self.install(&wasm),
             EnclaveRequest::Endorse { proposal, transient } => {
@@ -167,8 +190,8 @@ impl Enclave {
         )
         .map_err(|e| (FailureKind::BadRequest, e))?;
         wraps.insert(0, self.wrap_to_self(&scope, epoch, &bytes)?);
-        self.keys.insert(&scope, epoch, bytes);
-        Ok(EnclaveResponse::KeyDistribution(self.sign_distribution(scope, epoch, public_key, wraps)))
+        self.keys.insert(&scope, epoch, bytes).map_err(|e| (FailureKind::HostFailure, e))?;
+        Ok(EnclaveResponse::KeyDistribution(self.sign_distribution(scope, epoch, public_key, wraps)?))
     }
 
     fn grant_key(
@@ -190,7 +213,7 @@ impl Enclave {
             keys::now_unix(),
         )
         .map_err(|e| (FailureKind::BadRequest, e))?;
-        Ok(EnclaveResponse::KeyDistribution(self.sign_distribution(scope, epoch, record.public_key, wraps)))
+        Ok(EnclaveResponse::KeyDistribution(self.sign_distribution(scope, epoch, record.public_key, wraps)?))
     }
 
     fn wrap_to_self(&self, scope: &KeyScope, epoch: u32, secret: &[u8; 32]) -> Result<WrappedKey, Failure> {
@@ -206,17 +229,43 @@ impl Enclave {
         epoch: u32,
         public_key: Option<[u8; 32]>,
         wraps: Vec<WrappedKey>,
-    ) -> KeyDistribution {
+    ) -> Result<KeyDistribution, Failure> {
+        let sealed_version = self.keys.bump().map_err(|e| (FailureKind::HostFailure, e))?;
         let mut d = KeyDistribution {
             scope,
             epoch,
             public_key,
             wraps,
             enclave: self.identity.keys().id(),
+            sealed_version,
             signature: Signature([0; 64]),
         };
         d.signature = self.identity.sign(&d.statement(&self.channel));
-        d
+        Ok(d)
+    }
+
+    /// Compares the sealed key store's version with the highest the ledger recorded for
+    /// this enclave. An older file means the host restored a stale copy: from then on
+    /// the enclave refuses to serve.
+    fn check_sealed_state(&self, host: &dyn Host) -> Result<EnclaveResponse, Failure> {
+        let recorded = OcallState::public(host)
+            .get(KEYS_NAMESPACE, &sealed_version_key(&self.identity.keys().id()))
+            .map_err(|e| (FailureKind::HostFailure, e.to_string()))?
+            .and_then(|v| <[u8; 8]>::try_from(v.value.as_slice()).ok())
+            .map_or(0, u64::from_be_bytes);
+        let version = self.keys.version();
+        if version < recorded {
+            self.rolled_back.store(true, Ordering::Relaxed);
+            return Err((
+                FailureKind::SealedStateRolledBack,
+                format!(
+                    "sealed state rolled back: the enclave's sealed key store is at version {version}, \
+                     the ledger records {recorded} for this enclave; restore the latest file or start a new \
+                     enclave (and register it)"
+                ),
+            ));
+        }
+        Ok(EnclaveResponse::SealedStateFresh { version, recorded })
     }
 
     /// A key's ledger record, read through the host.
@@ -235,7 +284,7 @@ impl Enclave {
             return Ok(k);
         }
         let k = keys::unwrap(&self.identity, &self.channel, record).map_err(|e| (FailureKind::KeyUnavailable, e))?;
-        self.keys.insert(&record.scope, record.epoch, k.clone());
+        self.keys.insert(&record.scope, record.epoch, k.clone()).map_err(|e| (FailureKind::HostFailure, e))?;
         Ok(k)
     }
 

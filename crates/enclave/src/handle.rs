@@ -171,6 +171,15 @@ impl EnclaveHandle {
         }
     }
 
+    /// Checks the enclave's sealed state against the ledger (see
+    /// [`EnclaveRequest::CheckSealedState`]); an error if it was rolled back.
+    pub fn check_sealed_state(&self, host: &dyn Host) -> Result<(), EnclaveError> {
+        match self.call(&EnclaveRequest::CheckSealedState, host)? {
+            EnclaveResponse::SealedStateFresh { .. } => Ok(()),
+            _ => Err(EnclaveError::Protocol("unexpected answer to CheckSealedState".into())),
+        }
+    }
+
     /// Wraps a key the enclave holds to more enclaves.
     pub fn grant_key(
         &self,

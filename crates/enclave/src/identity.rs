@@ -116,7 +116,7 @@ impl EnclaveIdentity {
 
 /// Writes `bytes` to `path` through a temporary file (mode 0600) and a rename, with
 /// fsyncs, so a crash leaves either the old file or the new one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let tmp = path.with_extension("tmp");
     let io = |what: &str, e: std::io::Error| format!("{what} {}: {e}", path.display());
     let _ = fs::remove_file(&tmp);

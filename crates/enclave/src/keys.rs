@@ -15,19 +15,99 @@ use zeroize::Zeroizing;
 /// A key's secret, wiped when dropped.
 type Secret = Zeroizing<[u8; 32]>;
 
-/// Secrets by (scope, epoch).
+/// Secrets by (scope, epoch), and the sealed file that keeps them across restarts.
 #[derive(Default)]
 pub(crate) struct KeyStore {
-    keys: RwLock<HashMap<(KeyScope, u32), Secret>>,
+    inner: RwLock<Held>,
+    file: Option<SealedFile>,
+}
+
+#[derive(Default)]
+struct Held {
+    keys: HashMap<(KeyScope, u32), Secret>,
+    /// Grows with every distribution this enclave signs; the ledger keeps the highest it
+    /// saw, so an older file is detectable (see [`KeyStore::version`]).
+    version: u64,
+}
+
+/// Where the key store is sealed, and with what.
+pub(crate) struct SealedFile {
+    pub(crate) path: std::path::PathBuf,
+    pub(crate) key: teechain_crypto::DataKey,
+    pub(crate) aad: Vec<u8>,
+}
+
+/// The sealed file's plaintext.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredKeys {
+    version: u64,
+    keys: Vec<(KeyScope, u32, [u8; 32])>,
 }
 
 impl KeyStore {
-    pub(crate) fn get(&self, scope: &KeyScope, epoch: u32) -> Option<Zeroizing<[u8; 32]>> {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).get(&(scope.clone(), epoch)).cloned()
+    /// The store sealed in `file` (empty if the file does not exist yet).
+    pub(crate) fn open(file: SealedFile) -> Result<KeyStore, String> {
+        let mut held = Held::default();
+        match std::fs::read(&file.path) {
+            Ok(bytes) => {
+                let fail = |why: &str| format!("sealed key store {}: {why}", file.path.display());
+                if bytes.len() < 12 {
+                    return Err(fail("too short"));
+                }
+                let nonce: [u8; 12] = bytes[..12].try_into().map_err(|_| fail("too short"))?;
+                let plain = Zeroizing::new(
+                    file.key
+                        .open(&nonce, &file.aad, &bytes[12..])
+                        .map_err(|_| fail("does not open (another build or platform, or altered)"))?,
+                );
+                let stored: StoredKeys = decode(&plain, Limits::RECORD).map_err(|e| fail(&e.to_string()))?;
+                held.version = stored.version;
+                for (scope, epoch, secret) in stored.keys {
+                    held.keys.insert((scope, epoch), Zeroizing::new(secret));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("reading {}: {e}", file.path.display())),
+        }
+        Ok(KeyStore { inner: RwLock::new(held), file: Some(file) })
     }
 
-    pub(crate) fn insert(&self, scope: &KeyScope, epoch: u32, secret: Zeroizing<[u8; 32]>) {
-        self.keys.write().unwrap_or_else(|p| p.into_inner()).insert((scope.clone(), epoch), secret);
+    pub(crate) fn get(&self, scope: &KeyScope, epoch: u32) -> Option<Zeroizing<[u8; 32]>> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).keys.get(&(scope.clone(), epoch)).cloned()
+    }
+
+    /// Keeps a key (and seals the store).
+    pub(crate) fn insert(&self, scope: &KeyScope, epoch: u32, secret: Zeroizing<[u8; 32]>) -> Result<(), String> {
+        let mut held = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        held.keys.insert((scope.clone(), epoch), secret);
+        self.persist(&held)
+    }
+
+    /// The sealed version.
+    pub(crate) fn version(&self) -> u64 {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).version
+    }
+
+    /// Raises the version (before signing a distribution that announces it) and seals.
+    pub(crate) fn bump(&self) -> Result<u64, String> {
+        let mut held = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        held.version += 1;
+        self.persist(&held)?;
+        Ok(held.version)
+    }
+
+    fn persist(&self, held: &Held) -> Result<(), String> {
+        let Some(file) = &self.file else { return Ok(()) };
+        let stored = StoredKeys {
+            version: held.version,
+            keys: held.keys.iter().map(|((s, e), k)| (s.clone(), *e, **k)).collect(),
+        };
+        let plain = Zeroizing::new(teechain_types::codec::encode(&stored));
+        let mut nonce = [0u8; 12];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&file.key.seal(&nonce, &file.aad, &plain));
+        crate::identity::write_atomically(&file.path, &bytes)
     }
 }
 

@@ -50,7 +50,7 @@ pub mod testing;
 mod tests;
 
 pub use boot::{BootError, BootLimits, EnclaveBoot};
-pub use enclave::{Enclave, EnclaveConfig};
+pub use enclave::{Enclave, EnclaveConfig, KEYS_FILE};
 pub use handle::{EnclaveError, EnclaveHandle};
 pub use platform::{EnclaveAttestation, Platform};
 pub use process::EnclaveProcess;

@@ -44,6 +44,9 @@ pub enum EnclaveRequest {
         /// Registered enclaves to wrap it to.
         recipients: Vec<RegisteredEnclave>,
     },
+    /// Check the sealed key store against the ledger's record of this enclave (done by
+    /// the host right after start; a stale file makes the enclave refuse to serve).
+    CheckSealedState,
     /// Wrap a key this enclave holds (from the ledger) to more enclaves.
     GrantKey {
         /// Which key.
@@ -99,6 +102,8 @@ pub enum FailureKind {
     HostFailure,
     /// A key this call needs is not on the ledger or not wrapped to this enclave.
     KeyUnavailable,
+    /// The enclave's sealed state is older than the ledger's record of it.
+    SealedStateRolledBack,
 }
 
 /// A response from the enclave.
@@ -115,6 +120,14 @@ pub enum EnclaveResponse {
     Endorsed(Box<Endorsed>),
     /// Answer to [`EnclaveRequest::Evaluate`].
     Evaluated(ChaincodeResponse),
+    /// Answer to [`EnclaveRequest::CheckSealedState`]: the file is as new as the ledger
+    /// says it must be.
+    SealedStateFresh {
+        /// The sealed key store's version.
+        version: u64,
+        /// The highest version the ledger recorded for this enclave.
+        recorded: u64,
+    },
     /// Answer to [`EnclaveRequest::MakeKey`] and [`EnclaveRequest::GrantKey`]: the
     /// signed distribution to commit.
     KeyDistribution(KeyDistribution),

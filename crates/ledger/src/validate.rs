@@ -26,7 +26,9 @@ use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{implicit_collection_org, CollectionConfig, HashedValue};
 use teechain_types::enclave::{enclave_state_key, EnclaveRegistration, RegisteredEnclave, ENCLAVE_NAMESPACE};
 use teechain_types::hash::Signature;
-use teechain_types::keys::{key_state_key, rotation_state_key, KeyDistribution, KeyRecord, KeyScope, KEYS_NAMESPACE};
+use teechain_types::keys::{
+    key_state_key, rotation_state_key, sealed_version_key, KeyDistribution, KeyRecord, KeyScope, KEYS_NAMESPACE,
+};
 use teechain_types::policy::{EndorsementPolicy, PrincipalRole};
 use teechain_types::rwset::{in_range, range_digest, MAX_RANGE_RESULTS};
 use teechain_types::state::{StateError, StateView};
@@ -586,6 +588,7 @@ impl BlockValidator {
                     made_by: d.enclave,
                     signature: d.signature,
                     first_wraps: d.wraps.len() as u32,
+                    first_sealed_version: d.sealed_version,
                     made_at: version,
                 }
             }
@@ -608,6 +611,14 @@ impl BlockValidator {
         let value = encode(&record);
         state.write(KEYS_NAMESPACE, &key_key, Some(value.clone()));
         writes.push(StateWrite { namespace: KEYS_NAMESPACE.to_string(), key: key_key, value: Some(value), version });
+        // The enclave's sealed key store is at least this version from now on.
+        let vkey = sealed_version_key(&d.enclave);
+        let known = state.get(KEYS_NAMESPACE, &vkey)?.and_then(|v| <[u8; 8]>::try_from(v.value.as_slice()).ok());
+        if known.map(u64::from_be_bytes).is_none_or(|k| d.sealed_version > k) {
+            let value = d.sealed_version.to_be_bytes().to_vec();
+            state.write(KEYS_NAMESPACE, &vkey, Some(value.clone()));
+            writes.push(StateWrite { namespace: KEYS_NAMESPACE.to_string(), key: vkey, value: Some(value), version });
+        }
         Ok(ValidationCode::Valid)
     }
 

@@ -122,6 +122,8 @@ impl Peer {
                 (handle, Some(process))
             }
         };
+        // A host that restored an older sealed file is caught here, against the ledger.
+        handle.check_sealed_state(&ViewHost(&ledger.snapshot()?))?;
         let info = handle.info()?;
         if !info.platform.is_secure() {
             tracing::warn!(enclave = %info.id().short(), "enclave platform {} (INSECURE)", info.platform.name());

@@ -64,6 +64,9 @@ pub struct KeyDistribution {
     pub wraps: Vec<WrappedKey>,
     /// The registered enclave that made (or, in a grant, holds) the key.
     pub enclave: Hash32,
+    /// The version of that enclave's sealed key store after this distribution: the
+    /// ledger keeps the highest, so a host that restores an older sealed file is caught.
+    pub sealed_version: u64,
     /// That enclave's signature over [`KeyDistribution::statement`].
     pub signature: Signature,
 }
@@ -79,6 +82,7 @@ impl KeyDistribution {
             &self.public_key,
             &self.wraps,
             &self.enclave,
+            self.sealed_version,
         )))
     }
 }
@@ -102,6 +106,8 @@ pub struct KeyRecord {
     pub signature: Signature,
     /// How many of `wraps` the first distribution carried.
     pub first_wraps: u32,
+    /// The sealed version the first distribution carried.
+    pub first_sealed_version: u64,
     /// When the epoch was made.
     pub made_at: Version,
 }
@@ -115,9 +121,16 @@ impl KeyRecord {
             public_key: self.public_key,
             wraps: self.wraps.iter().take(self.first_wraps as usize).cloned().collect(),
             enclave: self.made_by,
+            sealed_version: self.first_sealed_version,
             signature: self.signature,
         }
     }
+}
+
+/// State key (in [`KEYS_NAMESPACE`]) of the highest sealed key-store version an enclave
+/// has announced (u64 BE).
+pub fn sealed_version_key(enclave: &Hash32) -> Vec<u8> {
+    encode(&(b"sealed-version".as_slice(), enclave))
 }
 
 /// State key of a rotation request: its value is the epoch requested (u32 BE).

@@ -162,9 +162,10 @@ fn truncate(mut s: String) -> String {
 fn enclave_code(kind: FailureKind) -> Code {
     match kind {
         FailureKind::BadRequest | FailureKind::BadProposal => Code::InvalidArgument,
-        FailureKind::ChaincodeUnavailable | FailureKind::ChaincodeRefused | FailureKind::KeyUnavailable => {
-            Code::FailedPrecondition
-        }
+        FailureKind::ChaincodeUnavailable
+        | FailureKind::ChaincodeRefused
+        | FailureKind::KeyUnavailable
+        | FailureKind::SealedStateRolledBack => Code::FailedPrecondition,
         FailureKind::ExecutionFailed => Code::Aborted,
         FailureKind::HostFailure => Code::Internal,
     }
