@@ -342,7 +342,7 @@ fn refuse_call(c: &mut Ctx<'_, '_>, message: String) -> Result<i32, RuntimeError
 }
 
 /// Seals a value with the chaincode's state key: `epoch (u32 BE) ‖ nonce ‖ AES-256-GCM`.
-/// The nonce comes from the transaction id and a counter, so endorsers agree.
+/// The nonce comes from the transaction id, a counter and the value, so endorsers agree.
 fn state_seal(mut caller: Ctx<'_, '_>, ptr: i32, len: i32) -> HostResult<i32> {
     guard(&mut caller, |c| {
         enter(c)?;
@@ -354,7 +354,9 @@ fn state_seal(mut caller: Ctx<'_, '_>, ptr: i32, len: i32) -> HostResult<i32> {
         let key = teechain_crypto::DataKey::from_bytes(k.key);
         let n = state.sealed;
         state.sealed += 1;
-        let nonce = key.derive_nonce(&[b"state", &state.ctx.tx_id.0, &n.to_be_bytes()]);
+        // The plaintext is part of the nonce's derivation: a host that replays a proposal
+        // against other state gets other values sealed, and they must not share a nonce.
+        let nonce = key.derive_nonce(&[b"state", &state.ctx.tx_id.0, &n.to_be_bytes(), &plain]);
         let ct = key.seal(&nonce, &sealed_state_aad(&state.ctx.channel, k.epoch), &plain);
         let mut out = Vec::with_capacity(4 + 12 + ct.len());
         out.extend_from_slice(&k.epoch.to_be_bytes());

@@ -15,6 +15,7 @@ use teechain_types::{KvRead, KvWrite, RangeRead, ReadWriteSet};
 use crate::RuntimeError;
 
 mod private;
+mod sealed;
 
 use private::PrivateColl;
 pub(crate) use private::PrivateError;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use teechain_node::rpc::{ChaincodeEventRecord, ClientTls, EventStream, GatewayClient, NodeStatus};
 use teechain_node::{Gateway, NodeError, SubmitOutcome};
 use teechain_types::chaincode::ChaincodeResponse;
+use teechain_types::keys::KeyScope;
 use teechain_types::tx::{ProposalResponse, SignedProposal};
 use teechain_types::{Transaction, TxId, ValidationCode};
 use tokio_stream::StreamExt;
@@ -204,8 +205,8 @@ impl Gateway for RemoteGateway {
     /// Submits all at once (at most [`MAX_IN_FLIGHT`] in flight), so they share blocks,
     /// and waits for every commit. Returns the outcomes in the order given, or the first
     /// error in that order.
-    fn chaincode_key(&self, chaincode: &str) -> Result<Option<teechain_node::rpc::ChaincodeKey>, NodeError> {
-        Ok(self.rt.block_on(self.inner.with_retry(|c| async move { c.chaincode_key(chaincode).await }))?.0)
+    fn latest_key(&self, scope: &KeyScope) -> Result<Option<teechain_node::rpc::ChaincodeKey>, NodeError> {
+        Ok(self.rt.block_on(self.inner.with_retry(|c| async move { c.latest_key(scope).await }))?.0)
     }
 
     fn submit_all(&self, txs: Vec<Transaction>) -> Result<Vec<SubmitOutcome>, NodeError> {

@@ -110,6 +110,67 @@ pub fn hpke_seal(to: &HpkePublicKey, info: &[u8], aad: &[u8], plaintext: &[u8]) 
     hpke_seal_with_rng(to, info, aad, plaintext, &mut OsRng)
 }
 
+/// [`hpke_seal`] with the ephemeral key derived from `seed` instead of drawn at random:
+/// the same seed and inputs give the same ciphertext, so that several enclaves sealing
+/// the same value for the same purpose agree byte for byte.
+///
+/// `seed` must be a secret that no one able to see the ciphertext can compute (whoever
+/// knows it derives the ephemeral key and opens the ciphertext), and it must differ
+/// whenever `plaintext` differs for the same `to`, `info` and `aad` (derive it from
+/// them under a secret key).
+pub fn hpke_seal_derived(
+    to: &HpkePublicKey,
+    info: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+    seed: &[u8; 32],
+) -> Result<HpkeCiphertext, CryptoError> {
+    hpke_seal_with_rng(to, info, aad, plaintext, &mut SeededRng::new(seed))
+}
+
+/// A deterministic byte stream: HKDF-SHA256 expansions of a secret seed with a counter.
+/// Only [`hpke_seal_derived`] uses it, to draw the 32 bytes of an ephemeral key.
+struct SeededRng {
+    seed: zeroize::Zeroizing<[u8; 32]>,
+    counter: u64,
+}
+
+impl SeededRng {
+    fn new(seed: &[u8; 32]) -> SeededRng {
+        SeededRng { seed: zeroize::Zeroizing::new(*seed), counter: 0 }
+    }
+}
+
+impl RngCore for SeededRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(32) {
+            let block =
+                crate::derive_key(self.seed.as_slice(), b"teechain/seeded-rng/v1", &[&self.counter.to_be_bytes()]);
+            self.counter += 1;
+            chunk.copy_from_slice(&block[..chunk.len()]);
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl CryptoRng for SeededRng {}
+
 /// [`hpke_seal`] with the ephemeral key drawn from `rng`: the known-answer test replays the
 /// RFC's ephemeral keying material through it.
 fn hpke_seal_with_rng<R: CryptoRng + RngCore>(
@@ -290,6 +351,20 @@ mod tests {
     /// Yields the given bytes as its "random" output: how the known-answer test makes the
     /// ephemeral key the RFC's. Panics when exhausted, which would mean the seal drew more
     /// randomness than the ephemeral key.
+    #[test]
+    fn derived_sealing_is_deterministic_per_seed_and_opens() {
+        let key = HpkeSecretKey::generate();
+        let pk = key.public_key();
+        let a = hpke_seal_derived(&pk, b"info", b"aad", b"value", &[7; 32]).unwrap();
+        let b = hpke_seal_derived(&pk, b"info", b"aad", b"value", &[7; 32]).unwrap();
+        let c = hpke_seal_derived(&pk, b"info", b"aad", b"value", &[8; 32]).unwrap();
+        assert_eq!(a, b, "same seed, same ciphertext");
+        assert_ne!(a.enc, c.enc, "another seed, another ephemeral key");
+        assert_eq!(hpke_open(&key, b"info", b"aad", &a).unwrap(), b"value");
+        assert_eq!(hpke_open(&key, b"info", b"aad", &c).unwrap(), b"value");
+        assert!(hpke_open(&key, b"info", b"other aad", &a).is_err());
+    }
+
     struct ReplayRng(Vec<u8>);
 
     impl RngCore for ReplayRng {

@@ -32,7 +32,7 @@ pub use aead::{derive_key, DataKey};
 pub use ca::{write_secret, IssuedIdentity, OrgCa};
 pub use cert::{parse_cert_pem, public_key_from_cert};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
-pub use hpke::{hpke_open, hpke_seal, HpkeCiphertext, HpkePublicKey, HpkeSecretKey};
+pub use hpke::{hpke_open, hpke_seal, hpke_seal_derived, HpkeCiphertext, HpkePublicKey, HpkeSecretKey};
 pub use msp::{Msp, VerifiedIdentity, DEFAULT_CACHE_CAPACITY, MAX_CERT_LEN};
 pub use sign::{verify, BatchVerifier, SigningIdentity};
 

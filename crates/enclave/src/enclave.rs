@@ -19,7 +19,9 @@ use teechain_types::chaincode::{
 };
 use teechain_types::chaincode::{ChaincodeResponse, StateSealing, StateSealingKey};
 use teechain_types::codec::{decode, encode, Limits};
-use teechain_types::collection::{implicit_collection_org, CollectionAccess, HashedValue, PrivateValue, TxPrivateData};
+use teechain_types::collection::{
+    implicit_collection_org, CollectionAccess, CollectionSealing, HashedValue, PrivateValue, TxPrivateData,
+};
 use teechain_types::enclave::RegisteredEnclave;
 use teechain_types::hash::Signature;
 use teechain_types::keys::{
@@ -70,7 +72,9 @@ pub struct Enclave {
     runtime: Runtime,
     code: RwLock<HashMap<Hash32, CompiledChaincode>>,
     attestation_policy: AttestationPolicy,
-    keys: KeyStore,
+    pub(crate) keys: KeyStore,
+    /// Public keys of collection key epochs read from the ledger (they never change).
+    pub(crate) public_keys: RwLock<HashMap<(KeyScope, u32), [u8; 32]>>,
     /// Set when the sealed key store proved older than the ledger's record: the enclave
     /// then refuses every call but `Info`.
     rolled_back: AtomicBool,
@@ -117,6 +121,7 @@ impl Enclave {
             code: RwLock::new(HashMap::new()),
             attestation_policy: config.attestation,
             keys,
+            public_keys: RwLock::new(HashMap::new()),
             rolled_back: AtomicBool::new(false),
         })
     }
@@ -189,8 +194,9 @@ impl Enclave {
             keys::now_unix(),
         )
         .map_err(|e| (FailureKind::BadRequest, e))?;
+        // Kept only in the wrap to itself: if another enclave's distribution of this
+        // epoch commits first, this secret never becomes the key, and must not linger.
         wraps.insert(0, self.wrap_to_self(&scope, epoch, &bytes)?);
-        self.keys.insert(&scope, epoch, bytes).map_err(|e| (FailureKind::HostFailure, e))?;
         Ok(EnclaveResponse::KeyDistribution(self.sign_distribution(scope, epoch, public_key, wraps)?))
     }
 
@@ -279,9 +285,11 @@ impl Enclave {
     }
 
     /// The secret of a key epoch: from memory, or unwrapped from its record.
-    fn key(&self, record: &KeyRecord) -> Result<Zeroizing<[u8; 32]>, Failure> {
+    pub(crate) fn key(&self, record: &KeyRecord) -> Result<Zeroizing<[u8; 32]>, Failure> {
         if let Some(k) = self.keys.get(&record.scope, record.epoch) {
-            return Ok(k);
+            if record.public_key.is_none_or(|pk| HpkeSecretKey::from_bytes(*k).public_key().0 == pk) {
+                return Ok(k);
+            }
         }
         let k = keys::unwrap(&self.identity, &self.channel, record).map_err(|e| (FailureKind::KeyUnavailable, e))?;
         self.keys.insert(&record.scope, record.epoch, k.clone()).map_err(|e| (FailureKind::HostFailure, e))?;
@@ -404,7 +412,19 @@ impl Enclave {
         };
         let state = OcallState {
             host,
-            chaincode: Some(ChaincodeScope { namespace: name, def: &def, channel: &self.msp, node_org: &self.org }),
+            chaincode: Some(ChaincodeScope {
+                namespace: name,
+                def: &def,
+                channel: &self.msp,
+                node_org: &self.org,
+                enclave: self,
+                derivation: ctx
+                    .sealing
+                    .as_ref()
+                    .and_then(|s| s.current())
+                    .map(|k| teechain_crypto::derive_key(&k.key, b"teechain/private-data/v1", &[name.as_bytes()])),
+            }),
+            key_missing: AtomicBool::new(false),
         };
         let confidential = match &p.sealed {
             None => None,
@@ -415,6 +435,10 @@ impl Enclave {
         };
         let invocation = confidential.as_ref().map_or(&p.invocation, |c| &c.invocation);
         let mut sim = self.runtime.execute(&code, name, &state, &ctx, invocation).map_err(|e| match e {
+            // Keys not distributed (or granted) yet: worth a retry, unlike a host failure.
+            RuntimeError::State(e) if state.key_missing.load(Ordering::Relaxed) => {
+                (FailureKind::KeyUnavailable, e.to_string())
+            }
             RuntimeError::State(e) => (FailureKind::HostFailure, e.to_string()),
             e => (FailureKind::ExecutionFailed, format!("chaincode '{name}': {e}")),
         })?;
@@ -465,21 +489,29 @@ struct ChaincodeScope<'a> {
     channel: &'a Msp,
     /// The organisation of this enclave: the node's.
     node_org: &'a str,
+    /// The enclave, for the collections' keys.
+    enclave: &'a Enclave,
+    /// Derived from the chaincode key's latest epoch (see
+    /// [`teechain_types::collection::CollectionSealing::derivation`]); `None` while the
+    /// chaincode has no key.
+    derivation: Option<[u8; 32]>,
 }
 
 /// Committed state read through the host, from inside the enclave. Which collections
 /// exist and whether this node is a member is decided here, from the chaincode
 /// definition and the enclave's own identity, not by the host.
-struct OcallState<'a> {
+pub(crate) struct OcallState<'a> {
     host: &'a dyn Host,
     /// The chaincode being executed; without it there are no collections.
     chaincode: Option<ChaincodeScope<'a>>,
+    /// Set when a collection's keys were missing (not distributed or granted yet).
+    key_missing: AtomicBool,
 }
 
 impl<'a> OcallState<'a> {
     /// A view of public state only.
     fn public(host: &'a dyn Host) -> Self {
-        OcallState { host, chaincode: None }
+        OcallState { host, chaincode: None, key_missing: AtomicBool::new(false) }
     }
 
     fn call(&self, call: HostCall) -> Result<HostReply, StateError> {
@@ -595,5 +627,28 @@ impl StateView for OcallState<'_> {
             HostReply::Hashed(v) => Ok(v),
             _ => Err(unexpected()),
         }
+    }
+
+    /// Inside the enclave every collection is sealed: its keys, or an error saying why
+    /// there are none yet.
+    fn collection_sealing(&self, namespace: &str, collection: &str) -> Result<Option<CollectionSealing>, StateError> {
+        let Some(scope) = &self.chaincode else {
+            return Ok(None);
+        };
+        let Some(access) = self.collection(namespace, collection)? else {
+            return Ok(None);
+        };
+        let missing = |e: StateError| {
+            self.key_missing.store(true, Ordering::Relaxed);
+            e
+        };
+        let derivation = scope.derivation.ok_or_else(|| {
+            missing(StateError(format!(
+                "chaincode '{namespace}' has no key yet: private data is sealed with keys its enclaves distribute \
+                 once it is committed; retry shortly"
+            )))
+        })?;
+        let sealing = scope.enclave.collection_sealing(self, namespace, collection, access.node_is_member, derivation);
+        sealing.map(Some).map_err(|(e, key_missing)| if key_missing { missing(e) } else { e })
     }
 }

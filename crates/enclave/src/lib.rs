@@ -34,6 +34,7 @@
 //! process under Gramine and refuses to start anywhere else.
 
 mod boot;
+mod collections;
 mod enclave;
 mod handle;
 pub mod host;

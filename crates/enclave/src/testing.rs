@@ -5,13 +5,17 @@
 use std::collections::BTreeMap;
 
 use teechain_chaincode_runtime::ExecutionLimits;
-use teechain_crypto::{OrgCa, SigningIdentity};
+use teechain_crypto::{hpke_seal, HpkePublicKey, HpkeSecretKey, OrgCa, SigningIdentity};
 use teechain_types::chaincode::{
     definition_state_key, ChaincodeDefinition, HistoryEntry, Invocation, LIFECYCLE_NAMESPACE,
 };
 use teechain_types::codec::encode;
-use teechain_types::collection::{CollectionConfig, HashedValue, PrivateValue, BLINDING_TRANSIENT_KEY};
+use teechain_types::collection::{
+    implicit_collection_name, CollectionConfig, HashedValue, PrivateValue, BLINDING_TRANSIENT_KEY,
+};
+use teechain_types::hash::Signature;
 use teechain_types::identity::Role;
+use teechain_types::keys::{key_state_key, wrap_info, KeyRecord, KeyScope, WrappedKey, KEYS_NAMESPACE};
 use teechain_types::rwset::{Version, VersionedValue};
 use teechain_types::state::{StateError, StateView};
 use teechain_types::tx::{transient_digest, Proposal, SignedProposal, TxHeader};
@@ -160,6 +164,55 @@ impl MemState {
                     None => self.values.remove(&k),
                 };
             }
+        }
+    }
+}
+
+impl MemState {
+    /// Commits the testbed's keys as the key keepers would: its chaincode key to every
+    /// enclave of `enclaves`, the `shared` collection's key to those of org1 and org2, and
+    /// each organisation's implicit collection key to its own. Secrets are fixed per key,
+    /// so states set up with the same enclaves seal alike.
+    pub fn share_keys(&mut self, enclaves: &[&EnclaveHandle]) {
+        let infos: Vec<_> = enclaves.iter().map(|e| e.info().expect("enclave info")).collect();
+        let mut scopes = vec![(KeyScope::Chaincode { namespace: NS.into() }, None)];
+        scopes.push((
+            KeyScope::Collection { namespace: NS.into(), collection: "shared".into() },
+            Some(vec!["org1".to_string(), "org2".to_string()]),
+        ));
+        for org in ["org1", "org2", "org3"] {
+            let collection = implicit_collection_name(org);
+            scopes.push((KeyScope::Collection { namespace: NS.into(), collection }, Some(vec![org.to_string()])));
+        }
+        for (scope, members) in scopes {
+            let secret = sha256(&encode(&(b"test key", &scope))).0;
+            let holders: Vec<_> =
+                infos.iter().filter(|i| members.as_ref().is_none_or(|m| m.contains(&i.org))).collect();
+            let Some(first) = holders.first() else { continue };
+            let wraps: Vec<WrappedKey> = holders
+                .iter()
+                .map(|i| {
+                    let id = i.keys.id();
+                    let ct = hpke_seal(&HpkePublicKey(i.keys.hpke_key), &wrap_info(CHANNEL, &scope, 0), &id.0, &secret)
+                        .expect("wrap");
+                    WrappedKey { enclave: id, enc: ct.enc, ciphertext: ct.ciphertext }
+                })
+                .collect();
+            let record = KeyRecord {
+                scope: scope.clone(),
+                epoch: 0,
+                public_key: Some(HpkeSecretKey::from_bytes(secret).public_key().0),
+                first_wraps: wraps.len() as u32,
+                wraps,
+                made_by: first.keys.id(),
+                signature: Signature([0; 64]),
+                first_sealed_version: 0,
+                made_at: Version { block: 0, tx: 0 },
+            };
+            self.public.insert(
+                (KEYS_NAMESPACE.to_string(), key_state_key(&scope, 0)),
+                VersionedValue { value: encode(&record), version: Version { block: 0, tx: 0 } },
+            );
         }
     }
 }

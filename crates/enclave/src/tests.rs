@@ -2,7 +2,7 @@
 //! [`ViewHost`] over in-memory state, as a member and as a non-member node.
 
 use teechain_types::codec::{decode, encode, Limits};
-use teechain_types::collection::{private_key_hash, private_value_hash, TxPrivateData};
+use teechain_types::collection::{private_key_hash, sealed_value_hash, TxPrivateData};
 use teechain_types::identity::Role;
 use teechain_types::tx::SignedProposal;
 use teechain_types::Hash32;
@@ -30,6 +30,7 @@ fn endorsing_a_private_write_returns_its_private_data_apart() {
     let enclave = net.enclave("org1");
     let client = net.identity("org1", "alice", Role::Client);
     let mut state = MemState::new(true);
+    state.share_keys(&[&enclave]);
 
     let sp = proposal(
         &client,
@@ -53,8 +54,13 @@ fn endorsing_a_private_write_returns_its_private_data_apart() {
     assert_eq!(collections[0].writes.len(), 2);
     for (w, h) in collections[0].writes.iter().zip(&hashed.writes) {
         assert_eq!(private_key_hash(NS, "shared", &w.key), h.key_hash);
-        let value = w.value.as_deref().unwrap();
-        assert_eq!(Some(private_value_hash(&w.blind, value)), h.value_hash);
+        // Member nodes receive the value sealed, its blind inside; the ledger gets the
+        // hash of the sealed bytes besides the blinded value hash.
+        let sealed = w.value.as_deref().unwrap();
+        assert!(!sealed.windows(10).any(|x| x == b"value of a" || x == b"value of b"));
+        assert_eq!(w.blind, Hash32::ZERO);
+        assert_eq!(Some(sealed_value_hash(sealed)), h.sealed_hash);
+        assert!(h.value_hash.is_some());
         assert!(!w.purge && !h.purge);
     }
     assert!(hashed.writes[0].key_hash < hashed.writes[1].key_hash);
@@ -86,13 +92,15 @@ fn a_non_member_enclave_refuses_to_read_values() {
     let net = TestNet::new();
     let client = net.identity("org1", "alice", Role::Client);
     let member = net.enclave("org1");
+    let org3 = net.enclave("org3");
     let mut org1_state = MemState::new(true);
+    org1_state.share_keys(&[&member, &org3]);
     let endorsed = endorse(&member, &org1_state, proposal(&client, 1, "pput", &[b"shared", b"k", b"secret"]));
     org1_state.commit(&endorsed);
     let mut org3_state = MemState::new(false);
+    org3_state.share_keys(&[&member, &org3]);
     org3_state.commit(&endorsed);
 
-    let org3 = net.enclave("org3");
     for (n, (f, args)) in
         [("pget", &[&b"shared"[..], b"k"][..]), ("popen", &[b"shared", b"k"]), ("prange", &[b"shared", b"", b""])]
             .into_iter()
@@ -119,7 +127,8 @@ fn a_non_member_enclave_refuses_to_read_values() {
 fn implicit_collections_exist_only_for_channel_orgs() {
     let net = TestNet::new();
     let enclave = net.enclave("org2");
-    let state = MemState::new(true);
+    let mut state = MemState::new(true);
+    state.share_keys(&[&enclave]);
     let client = net.identity("org1", "alice", Role::Client);
     // org1's client hands something to org2's implicit collection.
     let endorsed = endorse(&enclave, &state, proposal(&client, 1, "pput", &[b"_implicit_org_org2", b"k", b"v"]));

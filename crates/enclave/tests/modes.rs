@@ -100,6 +100,7 @@ fn a_private_write_returns_its_private_data() {
         enclave.install(teechain_contracts::TESTBED.to_vec()).unwrap();
         let alice = net.identity("org1", "alice", Role::Client);
         let mut state = MemState::new(true);
+        state.share_keys(&[enclave]);
         let (sp, transient) = proposal(&alice, 1, "pput", &[b"shared", b"k", b"private value"]);
         let tx_id = sp.proposal.header.tx_id();
         let endorsed = enclave.endorse(&ViewHost(&state), sp, transient).unwrap();
@@ -109,8 +110,9 @@ fn a_private_write_returns_its_private_data() {
             (private.collections[0].namespace.as_str(), private.collections[0].collection.as_str()),
             (NS, "shared")
         );
-        assert_eq!(private.collections[0].writes[0].value.as_deref(), Some(&b"private value"[..]));
-        // Only hashes in the signed part.
+        // Sealed for member nodes; only hashes in the signed part.
+        let sealed = private.collections[0].writes[0].value.as_deref().expect("a value");
+        assert!(!sealed.windows(13).any(|w| w == b"private value"));
         assert!(!encode(&endorsed.response.payload).windows(13).any(|w| w == b"private value"));
 
         state.commit(&endorsed);

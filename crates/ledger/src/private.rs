@@ -12,7 +12,9 @@ use crate::lifecycle;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use teechain_types::chaincode::ChaincodeDefinition;
-use teechain_types::collection::{private_key_hash, private_value_hash, CollectionPrivateWrites, TxPrivateData};
+use teechain_types::collection::{
+    private_key_hash, private_value_hash, sealed_value_hash, CollectionPrivateWrites, TxPrivateData,
+};
 use teechain_types::state::StateView;
 use teechain_types::tx::TxBody;
 use teechain_types::{Block, CollectionHashedRwSet, Hash32, TxId, ValidationCode, Version};
@@ -73,7 +75,8 @@ pub struct PrivateBlockData {
 /// True when `writes` is exactly the private write set whose hashes `hashed` records:
 /// same namespace and collection, same number of writes, and pairwise in order the same
 /// key hash, the same purge flag, a value exactly where there is a value hash, and the
-/// value with its blinding factor opening that hash.
+/// value with its blinding factor opening that hash (a sealed value: hashing to the
+/// sealed hash).
 pub fn private_writes_match(namespace: &str, hashed: &CollectionHashedRwSet, writes: &CollectionPrivateWrites) -> bool {
     writes.namespace == namespace
         && writes.collection == hashed.collection
@@ -81,9 +84,14 @@ pub fn private_writes_match(namespace: &str, hashed: &CollectionHashedRwSet, wri
         && hashed.writes.iter().zip(&writes.writes).all(|(h, w)| {
             private_key_hash(namespace, &hashed.collection, &w.key) == h.key_hash
                 && w.purge == h.purge
-                && match (&w.value, &h.value_hash) {
-                    (Some(value), Some(value_hash)) => private_value_hash(&w.blind, value) == *value_hash,
-                    (None, None) => true,
+                && match (&w.value, &h.value_hash, &h.sealed_hash) {
+                    // A sealed value: the host cannot open it, but checks it is the one
+                    // the endorsers sealed.
+                    (Some(sealed), Some(_), Some(sealed_hash)) => {
+                        w.blind == Hash32::ZERO && sealed_value_hash(sealed) == *sealed_hash
+                    }
+                    (Some(value), Some(value_hash), None) => private_value_hash(&w.blind, value) == *value_hash,
+                    (None, None, None) => true,
                     _ => false,
                 }
         })

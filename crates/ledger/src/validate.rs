@@ -405,7 +405,8 @@ impl BlockValidator {
 
     /// The config of each collection of a transaction's private read-write sets, or
     /// `None` when they are not acceptable: not strictly sorted by collection, reads or
-    /// writes not strictly sorted by key hash, a purge carrying a value hash, or a
+    /// writes not strictly sorted by key hash, a purge carrying a value hash, a sealed hash
+    /// without a value hash, or a
     /// collection the chaincode does not have (an implicit collection counts only for an
     /// organisation of the channel).
     fn private_configs(
@@ -421,6 +422,7 @@ impl BlockValidator {
             if !c.reads.windows(2).all(|r| r[0].key_hash < r[1].key_hash)
                 || !c.writes.windows(2).all(|w| w[0].key_hash < w[1].key_hash)
                 || c.writes.iter().any(|w| w.purge && w.value_hash.is_some())
+                || c.writes.iter().any(|w| w.sealed_hash.is_some() && w.value_hash.is_none())
             {
                 return None;
             }
@@ -539,16 +541,28 @@ impl BlockValidator {
             tracing::warn!(scope = %d.scope, epoch = d.epoch, "key distribution refused: {why}");
             Ok(ValidationCode::InvalidKeyDistribution)
         };
-        let KeyScope::Chaincode { namespace } = &d.scope;
-        if state.definition(namespace)?.is_none() {
+        let Some(def) = state.definition(d.scope.namespace())? else {
             return refuse("the chaincode is not committed");
-        }
+        };
+        // A collection key goes only to (and comes only from) member organisations'
+        // enclaves; a chaincode key to every registered enclave.
+        let members = match &d.scope {
+            KeyScope::Chaincode { .. } => None,
+            KeyScope::Collection { collection, .. } => match self.collection_config(&def, collection) {
+                Some(config) => Some(config.members()),
+                None => return refuse("the chaincode has no such collection"),
+            },
+        };
+        let is_member = |org: &str| members.as_ref().is_none_or(|m| m.contains(org));
         if d.public_key.is_none() {
-            return refuse("a chaincode key needs its public key");
+            return refuse("a key needs its public key");
         }
         let Some(signer) = registered(state, &d.enclave)? else {
             return refuse("the distributing enclave is not registered");
         };
+        if !is_member(&signer.registration.org) {
+            return refuse("the distributing enclave's organisation is not a member of the collection");
+        }
         let Ok(key) = teechain_crypto::VerifyingKey::from_bytes(&signer.registration.keys.signing_key) else {
             return refuse("the distributing enclave's key is not usable");
         };
@@ -562,9 +576,14 @@ impl BlockValidator {
             if d.wraps[..i].iter().any(|o| o.enclave == w.enclave) {
                 return refuse("it wraps the key twice to one enclave");
             }
-            // Every organisation of the channel may run a chaincode.
-            if registered(state, &w.enclave)?.is_none() {
-                return refuse("it wraps the key to an enclave that is not registered");
+            // Every organisation of the channel may run a chaincode; only members hold a
+            // collection's key.
+            match registered(state, &w.enclave)? {
+                None => return refuse("it wraps the key to an enclave that is not registered"),
+                Some(r) if !is_member(&r.registration.org) => {
+                    return refuse("it wraps a collection key to an enclave of a non-member organisation")
+                }
+                Some(_) => {}
             }
         }
         let key_key = key_state_key(&d.scope, d.epoch);
@@ -635,6 +654,16 @@ impl BlockValidator {
         if creator.role != Role::Admin {
             return Ok(ValidationCode::InvalidKeyDistribution);
         }
+        if let KeyScope::Collection { namespace, collection } = scope {
+            // Only an admin of a member organisation rotates a collection's key.
+            let member = match state.definition(namespace)? {
+                Some(def) => self.collection_config(&def, collection).is_some_and(|c| c.is_member(&creator.org)),
+                None => false,
+            };
+            if !member {
+                return Ok(ValidationCode::InvalidKeyDistribution);
+            }
+        }
         let mut latest = None;
         while state.get(KEYS_NAMESPACE, &key_state_key(scope, latest.map_or(0, |l: u32| l + 1)))?.is_some() {
             latest = Some(latest.map_or(0, |l| l + 1));
@@ -652,6 +681,14 @@ impl BlockValidator {
         state.write(KEYS_NAMESPACE, &key, Some(value.clone()));
         writes.push(StateWrite { namespace: KEYS_NAMESPACE.to_string(), key, value: Some(value), version });
         Ok(ValidationCode::Valid)
+    }
+
+    /// A collection of `def` (declared, or the implicit one of a channel organisation).
+    fn collection_config(&self, def: &ChaincodeDefinition, collection: &str) -> Option<CollectionConfig> {
+        if implicit_collection_org(collection).is_some_and(|org| !self.msp.contains_org(org)) {
+            return None;
+        }
+        def.collection(collection)
     }
 
     fn policy(&self, text: &str) -> Option<Arc<EndorsementPolicy>> {

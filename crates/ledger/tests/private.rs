@@ -187,6 +187,7 @@ fn coll_writes(coll: &str, mut writes: Vec<PrivateWrite>) -> (CollectionHashedRw
         .map(|w| HashedWrite {
             key_hash: private_key_hash(CC, coll, &w.key),
             value_hash: w.value.as_ref().map(|v| private_value_hash(&w.blind, v)),
+            sealed_hash: None,
             purge: w.purge,
         })
         .collect();

@@ -117,6 +117,12 @@ pub enum NodeError {
 }
 
 impl NodeError {
+    /// True when the enclave lacked a key that the key keepers are distributing (or
+    /// granting): the same request is worth repeating shortly.
+    pub fn is_key_unavailable(&self) -> bool {
+        matches!(self, NodeError::Enclave(e) if e.kind() == Some(teechain_enclave::protocol::FailureKind::KeyUnavailable))
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> NodeError {
         let path = path.into();
         move |source| NodeError::Io { path, source }

@@ -39,7 +39,14 @@ pub trait Gateway: Send + Sync {
     /// A chaincode's encryption key (latest epoch) and the registration of the enclave
     /// that made it; `None` before the key is distributed. Unverified: the client checks
     /// it.
-    fn chaincode_key(&self, chaincode: &str) -> Result<Option<crate::rpc::ChaincodeKey>, NodeError>;
+    fn chaincode_key(&self, chaincode: &str) -> Result<Option<crate::rpc::ChaincodeKey>, NodeError> {
+        self.latest_key(&teechain_types::keys::KeyScope::Chaincode { namespace: chaincode.to_string() })
+    }
+
+    /// A key's latest epoch (a chaincode's key, a collection's data key) and the
+    /// registration of the enclave that made it; `None` before it is distributed.
+    fn latest_key(&self, scope: &teechain_types::keys::KeyScope)
+        -> Result<Option<crate::rpc::ChaincodeKey>, NodeError>;
 
     /// Orders several transactions (in one block where possible) and waits for all.
     fn submit_all(&self, txs: Vec<Transaction>) -> Result<Vec<SubmitOutcome>, NodeError> {

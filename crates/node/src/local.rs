@@ -284,8 +284,11 @@ impl Gateway for LocalNetwork {
         Ok(out)
     }
 
-    fn chaincode_key(&self, chaincode: &str) -> Result<Option<crate::rpc::ChaincodeKey>, NodeError> {
-        self.peers[0].chaincode_key(chaincode)
+    fn latest_key(
+        &self,
+        scope: &teechain_types::keys::KeyScope,
+    ) -> Result<Option<crate::rpc::ChaincodeKey>, NodeError> {
+        self.peers[0].latest_key(scope)
     }
 
     fn submit(&self, tx: Transaction) -> Result<SubmitOutcome, NodeError> {

@@ -178,13 +178,12 @@ impl Peer {
         Ok(Some(decode(&v.value, Limits::RECORD).map_err(|e| NodeError::Invalid(format!("corrupt key record: {e}")))?))
     }
 
-    /// A chaincode's encryption key (latest epoch) and the registration of the enclave
-    /// that made it: what a client verifies before it encrypts to the key.
-    pub fn chaincode_key(&self, chaincode: &str) -> Result<Option<(KeyRecord, RegisteredEnclave)>, NodeError> {
-        let scope = KeyScope::Chaincode { namespace: chaincode.to_string() };
+    /// A key's latest epoch and the registration of the enclave that made it: for a
+    /// chaincode key, what a client verifies before it encrypts to the key.
+    pub fn latest_key(&self, scope: &KeyScope) -> Result<Option<(KeyRecord, RegisteredEnclave)>, NodeError> {
         let mut latest = None;
         let mut epoch = 0;
-        while let Some(r) = self.key_record(&scope, epoch)? {
+        while let Some(r) = self.key_record(scope, epoch)? {
             latest = Some(r);
             epoch += 1;
         }
@@ -204,39 +203,66 @@ impl Peer {
             return Ok(None);
         }
         let enclaves = self.registered_enclaves()?;
-        let me = self.enclave_id;
-        let first = enclaves.iter().map(|e| e.registration.keys.id()).min();
         let snap = self.ledger.snapshot()?;
         let host = ViewHost(&snap);
         for def in self.definitions()? {
-            let scope = KeyScope::Chaincode { namespace: def.name.clone() };
-            let mut latest = None;
-            while let Some(record) = self.key_record(&scope, latest.map_or(0, |l: u32| l + 1))? {
-                latest = Some(record.epoch);
-                // Grants: every registered enclave gets every epoch (history stays readable).
-                let holders: Vec<Hash32> = record.wraps.iter().map(|w| w.enclave).collect();
-                if !holders.contains(&me) {
-                    continue;
-                }
-                let missing: Vec<RegisteredEnclave> =
-                    enclaves.iter().filter(|e| !holders.contains(&e.registration.keys.id())).cloned().collect();
-                let first_holder = holders.iter().min() == Some(&me);
-                if !missing.is_empty() && (eager || first_holder) {
-                    return Ok(Some(self.enclave.grant_key(&host, scope, record.epoch, missing)?));
-                }
+            // The chaincode key goes to every registered enclave; a collection's key to
+            // the enclaves of its member organisations, and only they make it.
+            let mut scopes = vec![(KeyScope::Chaincode { namespace: def.name.clone() }, None)];
+            let mut collections = def.collections.clone();
+            collections.push(CollectionConfig::implicit(&self.org));
+            for c in collections.into_iter().filter(|c| c.is_member(&self.org)) {
+                let scope = KeyScope::Collection { namespace: def.name.clone(), collection: c.name.clone() };
+                scopes.push((scope, Some(c.members())));
             }
-            // The first epoch, or the next one an admin asked for.
-            let next = match latest {
-                None => Some(0),
-                Some(n) => (self.requested_epoch(&scope)? == Some(n + 1)).then_some(n + 1),
-            };
-            if let Some(epoch) = next {
-                if eager || first == Some(me) {
-                    return Ok(Some(self.enclave.make_key(&host, scope, epoch, enclaves)?));
+            for (scope, members) in scopes {
+                let eligible: Vec<RegisteredEnclave> = enclaves
+                    .iter()
+                    .filter(|e| members.as_ref().is_none_or(|m| m.contains(&e.registration.org)))
+                    .cloned()
+                    .collect();
+                if let Some(d) = self.scope_work(&host, scope, eligible, eager)? {
+                    return Ok(Some(d));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// [`Peer::key_work`] for one key, among the enclaves that may hold it.
+    fn scope_work(
+        &self,
+        host: &dyn teechain_enclave::protocol::Host,
+        scope: KeyScope,
+        enclaves: Vec<RegisteredEnclave>,
+        eager: bool,
+    ) -> Result<Option<KeyDistribution>, NodeError> {
+        let me = self.enclave_id;
+        let first = enclaves.iter().map(|e| e.registration.keys.id()).min();
+        let mut latest = None;
+        while let Some(record) = self.key_record(&scope, latest.map_or(0, |l: u32| l + 1))? {
+            latest = Some(record.epoch);
+            // Grants: every eligible enclave gets every epoch (history stays readable).
+            let holders: Vec<Hash32> = record.wraps.iter().map(|w| w.enclave).collect();
+            if !holders.contains(&me) {
+                continue;
+            }
+            let missing: Vec<RegisteredEnclave> =
+                enclaves.iter().filter(|e| !holders.contains(&e.registration.keys.id())).cloned().collect();
+            let first_holder = holders.iter().min() == Some(&me);
+            if !missing.is_empty() && (eager || first_holder) {
+                return Ok(Some(self.enclave.grant_key(host, scope, record.epoch, missing)?));
+            }
+        }
+        // The first epoch, or the next one an admin asked for.
+        let next = match latest {
+            None => Some(0),
+            Some(n) => (self.requested_epoch(&scope)? == Some(n + 1)).then_some(n + 1),
+        };
+        match next {
+            Some(epoch) if eager || first == Some(me) => Ok(Some(self.enclave.make_key(host, scope, epoch, enclaves)?)),
+            _ => Ok(None),
+        }
     }
 
     /// The epoch an admin's rotation request asks for, if any.

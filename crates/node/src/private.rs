@@ -38,6 +38,28 @@ impl PeerClients {
     }
 }
 
+/// How long an endorsement or a query waits for keys that the key keepers are still
+/// distributing (right after a chaincode is committed, or an enclave registered).
+const KEY_WAIT: Duration = Duration::from_secs(15);
+
+/// Runs `call` until it succeeds, fails for another reason than a missing key, or
+/// [`KEY_WAIT`] has passed.
+pub(crate) async fn waiting_for_keys<T, F, Fut>(call: F) -> Result<T, NodeError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, NodeError>>,
+{
+    let deadline = Instant::now() + KEY_WAIT;
+    loop {
+        match call().await {
+            Err(e) if e.is_key_unavailable() && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            r => return r,
+        }
+    }
+}
+
 /// First wait before pulling missing private data again; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest wait between two pulls of the same missing data.
@@ -72,7 +94,11 @@ impl PrivateDataService {
     /// Endorses with this node's enclave and, when the proposal wrote private data,
     /// hands it to member nodes before returning the endorsement.
     pub async fn endorse(&self, proposal: SignedProposal, transient: Transient) -> Result<ProposalResponse, NodeError> {
-        let endorsed = self.blocking(move |p| p.endorse(&proposal, &transient)).await?;
+        let endorsed = waiting_for_keys(|| {
+            let (proposal, transient) = (proposal.clone(), transient.clone());
+            self.blocking(move |p| p.endorse(&proposal, &transient))
+        })
+        .await?;
         if let Some(data) = &endorsed.private {
             self.disseminate(data).await?;
         }

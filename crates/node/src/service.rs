@@ -27,6 +27,7 @@ use teechain_ledger::LedgerError;
 use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{CollectionPrivateWrites, TxPrivateData};
+use teechain_types::keys::KeyScope;
 use teechain_types::policy::EndorsementPolicy;
 use teechain_types::tx::{ProposalResponse, SignedProposal, TxBody};
 use teechain_types::{Block, Role, Transaction, TxId, ValidationCode};
@@ -242,7 +243,11 @@ impl NodeService {
 #[tonic::async_trait]
 impl NodeApi for NodeService {
     async fn evaluate(&self, proposal: SignedProposal, transient: Transient) -> Result<ChaincodeResponse, NodeError> {
-        self.blocking(move |p| p.evaluate(&proposal, &transient)).await
+        crate::private::waiting_for_keys(|| {
+            let (proposal, transient) = (proposal.clone(), transient.clone());
+            self.blocking(move |p| p.evaluate(&proposal, &transient))
+        })
+        .await
     }
 
     async fn endorse_here(
@@ -381,8 +386,8 @@ impl NodeApi for NodeService {
         Ok(self.current_status())
     }
 
-    async fn chaincode_key(&self, chaincode: String) -> Result<Option<crate::rpc::ChaincodeKey>, NodeError> {
-        self.peer.chaincode_key(&chaincode)
+    async fn latest_key(&self, scope: KeyScope) -> Result<Option<crate::rpc::ChaincodeKey>, NodeError> {
+        self.peer.latest_key(&scope)
     }
 
     fn events(&self, chaincode: String, start_block: u64) -> EventStream {
@@ -534,11 +539,16 @@ async fn keep_keys(
 ) {
     let channel = service.config.channel.channel.clone();
     let mut last_failure: Option<String> = None;
+    let mut distributed = false;
     for tick in 1u64.. {
+        // Right after a distribution, look for more work at once (a chaincode's keys
+        // come one after another); otherwise every half second.
+        let pause = if distributed { Duration::ZERO } else { Duration::from_millis(500) };
         tokio::select! {
             _ = stop.changed() => return,
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = tokio::time::sleep(pause) => {}
         }
+        distributed = false;
         let peer = service.peer.clone();
         // Every 10 s, also do work another enclave was designated for (it may be down).
         let eager = tick % 20 == 0;
@@ -550,6 +560,7 @@ async fn keep_keys(
                 match service.submit(tx).await {
                     Ok(o) if o.code.is_valid() => {
                         tracing::info!(block = o.block, "distributed the {what}");
+                        distributed = true;
                         Ok(())
                     }
                     Ok(o) => Err(format!("distributing the {what}: {}", o.code)),

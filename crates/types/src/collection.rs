@@ -165,14 +165,55 @@ pub fn private_value_hash(blind: &Hash32, value: &[u8]) -> Hash32 {
     sha256_parts(&[b"teechain/pvt-value", &blind.0, value])
 }
 
+/// SHA-256 of a sealed private value, as the public read-write set records it
+/// ([`crate::rwset::HashedWrite::sealed_hash`]).
+pub fn sealed_value_hash(sealed: &[u8]) -> Hash32 {
+    sha256_parts(&[b"teechain/pvt-sealed", sealed])
+}
+
+/// A collection's keys, as an enclave hands them to the simulator to seal and open
+/// private values with. Debug output shows epochs only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CollectionSealing {
+    /// The epoch new values are sealed under (the latest).
+    pub epoch: u32,
+    /// That epoch's X25519 public key, which every enclave may seal to.
+    pub public_key: [u8; 32],
+    /// The X25519 secrets of the epochs this enclave holds: only enclaves of the
+    /// collection's member organisations hold any.
+    pub secrets: Vec<(u32, [u8; 32])>,
+    /// A secret every enclave running the chaincode holds (derived from its chaincode
+    /// key): blinding factors and the ephemeral keys of sealed values derive from it, so
+    /// that endorsers of one proposal seal identically and no host predicts either.
+    pub derivation: [u8; 32],
+}
+
+impl CollectionSealing {
+    /// The secret of `epoch`, if this enclave holds it.
+    pub fn secret(&self, epoch: u32) -> Option<&[u8; 32]> {
+        self.secrets.iter().find(|(e, _)| *e == epoch).map(|(_, s)| s)
+    }
+}
+
+impl std::fmt::Debug for CollectionSealing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CollectionSealing")
+            .field("epoch", &self.epoch)
+            .field("held_epochs", &self.secrets.iter().map(|(e, _)| *e).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 /// One private write as member nodes receive and store it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivateWrite {
     /// The key.
     pub key: Vec<u8>,
-    /// The value, or `None` for a delete or purge.
+    /// The value (sealed, when written inside an enclave), or `None` for a delete or
+    /// purge.
     pub value: Option<Vec<u8>>,
-    /// Its blinding factor (zero for deletes).
+    /// Its blinding factor (zero for deletes, and for sealed values, which carry it
+    /// inside).
     pub blind: Hash32,
     /// True for an explicit purge: the key's value and history go from member nodes.
     pub purge: bool,
@@ -201,7 +242,8 @@ pub struct TxPrivateData {
 /// A committed private value as a member node holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivateValue {
-    /// The value.
+    /// The value (sealed, when written inside an enclave: the blinding factor is then
+    /// inside it and `blind` is zero).
     pub value: Vec<u8>,
     /// Its blinding factor: with the value, the opening of the on-ledger hash.
     pub blind: Hash32,

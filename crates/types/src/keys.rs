@@ -1,4 +1,4 @@
-//! Keys on the ledger: chaincode encryption keys (and later collection data keys), made
+//! Keys on the ledger: chaincode encryption keys and collection data keys, made
 //! inside an enclave and wrapped to each registered enclave that may use them.
 //!
 //! A [`KeyDistribution`] carries one epoch of one key: for a chaincode key, the X25519
@@ -30,12 +30,33 @@ pub enum KeyScope {
         /// The chaincode.
         namespace: String,
     },
+    /// A private data collection's data key: an X25519 key pair whose secret only the
+    /// enclaves of the collection's member organisations hold. Private values are
+    /// HPKE-sealed to its public key (see [`crate::collection::CollectionSealing`]).
+    Collection {
+        /// The chaincode.
+        namespace: String,
+        /// The collection (declared or implicit).
+        collection: String,
+    },
+}
+
+impl KeyScope {
+    /// The chaincode the key belongs to.
+    pub fn namespace(&self) -> &str {
+        match self {
+            KeyScope::Chaincode { namespace } | KeyScope::Collection { namespace, .. } => namespace,
+        }
+    }
 }
 
 impl fmt::Display for KeyScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyScope::Chaincode { namespace } => write!(f, "chaincode key of '{namespace}'"),
+            KeyScope::Collection { namespace, collection } => {
+                write!(f, "data key of collection '{collection}' of chaincode '{namespace}'")
+            }
         }
     }
 }
@@ -58,7 +79,8 @@ pub struct KeyDistribution {
     pub scope: KeyScope,
     /// Its epoch (0 first).
     pub epoch: u32,
-    /// For chaincode keys: the X25519 public key clients encrypt to.
+    /// The X25519 public key: clients encrypt invocations to a chaincode key; enclaves
+    /// seal private values to a collection key.
     pub public_key: Option<[u8; 32]>,
     /// The secret, wrapped to each recipient enclave.
     pub wraps: Vec<WrappedKey>,

@@ -87,6 +87,10 @@ pub struct HashedWrite {
     pub key_hash: Hash32,
     /// [`crate::collection::private_value_hash`] of the value, or `None` for a delete.
     pub value_hash: Option<Hash32>,
+    /// SHA-256 of the sealed value member nodes receive and store
+    /// ([`crate::collection::sealed_value_hash`]), when the value is sealed: a member's
+    /// host checks what it received against it without being able to open it.
+    pub sealed_hash: Option<Hash32>,
     /// True for an explicit purge (a delete that also removes the key's history from
     /// member nodes).
     pub purge: bool,

@@ -2,7 +2,7 @@
 //! it over its store) and the chaincode runtime (which simulates against it).
 
 use crate::chaincode::HistoryEntry;
-use crate::collection::{CollectionAccess, HashedValue, PrivateValue};
+use crate::collection::{CollectionAccess, CollectionSealing, HashedValue, PrivateValue};
 use crate::hash::Hash32;
 use crate::rwset::VersionedValue;
 
@@ -67,6 +67,14 @@ pub trait StateView {
     ) -> Result<Option<HashedValue>, StateError> {
         let _ = (namespace, collection, key_hash);
         Err(no_private_data())
+    }
+
+    /// The keys to seal and open `collection`'s private values with, held inside an
+    /// enclave. `None`: values stay plain (a simulator outside an enclave, as in unit
+    /// tests); an enclave answers with its keys or fails, never `None`.
+    fn collection_sealing(&self, namespace: &str, collection: &str) -> Result<Option<CollectionSealing>, StateError> {
+        let _ = (namespace, collection);
+        Ok(None)
     }
 }
 

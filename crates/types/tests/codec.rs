@@ -71,8 +71,9 @@ fn rwset() -> impl Strategy<Value = ReadWriteSet> {
                     0..3,
                 ),
                 prop::collection::vec(
-                    (hash(), prop::option::of(hash()), any::<bool>())
-                        .prop_map(|(key_hash, value_hash, purge)| HashedWrite { key_hash, value_hash, purge }),
+                    (hash(), prop::option::of(hash()), any::<bool>()).prop_map(|(key_hash, value_hash, purge)| {
+                        HashedWrite { key_hash, value_hash, sealed_hash: None, purge }
+                    }),
                     0..3,
                 ),
             )

@@ -16,13 +16,14 @@ use std::collections::BTreeMap;
 use teechain_types::chaincode::abi::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use teechain_types::chaincode::InvocationContext;
 use teechain_types::collection::{
-    blinding_factor, private_key_hash, private_value_hash, CollectionPrivateWrites, HashedValue, PrivateValue,
-    PrivateWrite, BLINDING_TRANSIENT_KEY, MIN_BLINDING_SECRET,
+    blinding_factor, private_key_hash, private_value_hash, sealed_value_hash, CollectionPrivateWrites,
+    CollectionSealing, HashedValue, PrivateValue, PrivateWrite, BLINDING_TRANSIENT_KEY, MIN_BLINDING_SECRET,
 };
 use teechain_types::hash::Hash32;
 use teechain_types::rwset::{in_range, CollectionHashedRwSet, HashedRead, HashedWrite, MAX_RANGE_RESULTS};
 use teechain_types::state::StateError;
 
+use super::sealed;
 use super::{check_len, KvPairs, TxSimulator, MAX_WRITE_SET_BYTES, PRIVATE_WRITE_OVERHEAD};
 use crate::RuntimeError;
 
@@ -69,13 +70,15 @@ struct PendingWrite {
     blind: Hash32,
     /// [`private_value_hash`] of the value, `None` for deletes.
     value_hash: Option<Hash32>,
+    /// The value sealed for member nodes, when the collection is sealed.
+    sealed: Option<Vec<u8>>,
     purge: bool,
 }
 
 impl PendingWrite {
     /// Bytes it counts against the write-set budget.
     fn budget(&self, key: &[u8]) -> usize {
-        key.len() + self.value.as_ref().map_or(0, Vec::len) + PRIVATE_WRITE_OVERHEAD
+        key.len() + self.sealed.as_ref().or(self.value.as_ref()).map_or(0, Vec::len) + PRIVATE_WRITE_OVERHEAD
     }
 }
 
@@ -88,6 +91,8 @@ pub(crate) struct PrivateColl {
     values: BTreeMap<Vec<u8>, Option<PrivateValue>>,
     /// Pending writes, by key.
     writes: BTreeMap<Vec<u8>, PendingWrite>,
+    /// The collection's keys, once looked up (`Some(None)`: values stay plain).
+    sealing: Option<Option<CollectionSealing>>,
 }
 
 fn refused(message: String) -> PrivateError {
@@ -155,6 +160,28 @@ impl TxSimulator<'_> {
         self.private.get(collection).and_then(|c| c.writes.get(key))
     }
 
+    /// The collection's sealing keys (looked up once per invocation).
+    fn sealing(&mut self, collection: &str) -> Result<Option<CollectionSealing>, StateError> {
+        if let Some(s) = self.private.get(collection).and_then(|c| c.sealing.as_ref()) {
+            return Ok(s.clone());
+        }
+        let s = self.state.collection_sealing(self.namespace, collection)?;
+        self.private.entry(collection.to_string()).or_default().sealing = Some(s.clone());
+        Ok(s)
+    }
+
+    /// A committed value as this node stores it, opened when sealed.
+    fn unseal(&mut self, collection: &str, key: &[u8], v: PrivateValue) -> Result<PrivateValue, StateError> {
+        match self.sealing(collection)? {
+            None => Ok(v),
+            Some(s) => {
+                let (blind, value) = sealed::open(&s, self.namespace, collection, key, &v.value)
+                    .map_err(|e| StateError(format!("private data of chaincode '{}': {e}", self.namespace)))?;
+                Ok(PrivateValue { value, blind, version: v.version })
+            }
+        }
+    }
+
     /// The committed on-ledger hash of `key_hash`, read once and recorded.
     fn committed_hash(&mut self, collection: &str, key_hash: Hash32) -> Result<Option<HashedValue>, StateError> {
         let coll = self.private.entry(collection.to_string()).or_default();
@@ -177,7 +204,12 @@ impl TxSimulator<'_> {
         let value = match self.committed_hash(collection, key_hash)? {
             // The hashed state is canonical: no hash, no value.
             None => None,
-            Some(hashed) => match self.state.private_get(ns, collection, key)? {
+            Some(hashed) => match self
+                .state
+                .private_get(ns, collection, key)?
+                .map(|v| self.unseal(collection, key, v))
+                .transpose()?
+            {
                 // Expired (blockToLive): the hash stays, the value is gone.
                 None => None,
                 Some(v)
@@ -276,9 +308,10 @@ impl TxSimulator<'_> {
             }
             .into());
         }
-        let coll = self.private.entry(collection.to_string()).or_default();
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for (key, v) in committed {
+            let v = self.unseal(collection, &key, v)?;
+            let coll = self.private.entry(collection.to_string()).or_default();
             if !in_range(&key, start, end) {
                 return Err(StateError(format!(
                     "private range query of collection '{collection}' of chaincode '{ns}' returned a key \
@@ -291,6 +324,7 @@ impl TxSimulator<'_> {
             coll.hashed.entry(key_hash).or_insert(Some(hashed));
             merged.insert(key, v.value);
         }
+        let coll = self.private.entry(collection.to_string()).or_default();
         for (key, pending) in coll.writes.iter().filter(|(k, _)| in_range(k, start, end)) {
             match &pending.value {
                 Some(v) => merged.insert(key.clone(), v.clone()),
@@ -317,16 +351,33 @@ impl TxSimulator<'_> {
             check_len("value", v.len(), MAX_VALUE_BYTES)?;
         }
         self.check_access(ctx, collection, Op::Write)?;
-        let secret = blinding_secret(ctx)?;
+        let sealing = self.sealing(collection)?;
+        // Sealed values carry a blind derived inside the enclave; plain ones one derived
+        // from the client's secret.
+        let secret = match sealing {
+            None => Some(blinding_secret(ctx)?),
+            Some(_) => None,
+        };
         let ns = self.namespace;
         let write = match value {
             Some(v) => {
-                let blind = blinding_factor(secret, &ctx.tx_id, ns, collection, key);
+                let (blind, sealed) = match (&sealing, secret) {
+                    (Some(s), _) => {
+                        let blind = sealed::blind(s, &ctx.tx_id, ns, collection, key);
+                        let sealed = sealed::seal(s, &ctx.tx_id, ns, collection, key, &blind, v)
+                            .map_err(|e| PrivateError::Fatal(RuntimeError::State(StateError(e))))?;
+                        (blind, Some(sealed))
+                    }
+                    (None, secret) => {
+                        (blinding_factor(secret.unwrap_or_default(), &ctx.tx_id, ns, collection, key), None)
+                    }
+                };
                 PendingWrite {
                     key_hash: private_key_hash(ns, collection, key),
                     value: Some(v.to_vec()),
                     blind,
                     value_hash: Some(private_value_hash(&blind, v)),
+                    sealed,
                     purge: false,
                 }
             }
@@ -335,6 +386,7 @@ impl TxSimulator<'_> {
                 value: None,
                 blind: Hash32::ZERO,
                 value_hash: None,
+                sealed: None,
                 purge,
             },
         };
@@ -372,7 +424,12 @@ pub(super) fn finish(
         writes.sort_by_key(|(_, w)| w.key_hash);
         let hashed_writes: Vec<HashedWrite> = writes
             .iter()
-            .map(|(_, w)| HashedWrite { key_hash: w.key_hash, value_hash: w.value_hash, purge: w.purge })
+            .map(|(_, w)| HashedWrite {
+                key_hash: w.key_hash,
+                value_hash: w.value_hash,
+                sealed_hash: w.sealed.as_deref().map(sealed_value_hash),
+                purge: w.purge,
+            })
             .collect();
         if !writes.is_empty() {
             private_writes.push(CollectionPrivateWrites {
@@ -380,7 +437,11 @@ pub(super) fn finish(
                 collection: collection.clone(),
                 writes: writes
                     .into_iter()
-                    .map(|(key, w)| PrivateWrite { key, value: w.value, blind: w.blind, purge: w.purge })
+                    .map(|(key, w)| match w.sealed {
+                        // Members receive the sealed value; its blind is inside.
+                        Some(sealed) => PrivateWrite { key, value: Some(sealed), blind: Hash32::ZERO, purge: w.purge },
+                        None => PrivateWrite { key, value: w.value, blind: w.blind, purge: w.purge },
+                    })
                     .collect(),
             });
         }

@@ -103,6 +103,7 @@ fn member_write_and_read_round_trip() {
             writes: vec![HashedWrite {
                 key_hash: kh("shared", b"k"),
                 value_hash: Some(private_value_hash(&blind, b"secret value")),
+                sealed_hash: None,
                 purge: false,
             }],
         }]
@@ -321,8 +322,8 @@ fn purges_and_deletes_are_flagged() {
     let c = pctx("org1", 3, SECRET);
     let sim = exec_ok(&state, &c, "ops", &[b"ppurge", b"shared", b"a", b"pdel", b"shared", b"b"]);
     let mut expected = vec![
-        HashedWrite { key_hash: kh("shared", b"a"), value_hash: None, purge: true },
-        HashedWrite { key_hash: kh("shared", b"b"), value_hash: None, purge: false },
+        HashedWrite { key_hash: kh("shared", b"a"), value_hash: None, sealed_hash: None, purge: true },
+        HashedWrite { key_hash: kh("shared", b"b"), value_hash: None, sealed_hash: None, purge: false },
     ];
     expected.sort_by_key(|w| w.key_hash);
     assert_eq!(sim.rwset.private[0].writes, expected);

@@ -1,4 +1,4 @@
-//! `teechain keys ...`: rotate and show chaincode keys.
+//! `teechain keys ...`: rotate and show chaincode keys and collection data keys.
 
 use crate::conn::Connection;
 use crate::output::Output;
@@ -12,9 +12,9 @@ use teechain_types::keys::KeyScope;
 
 #[derive(Subcommand)]
 pub(crate) enum KeysCommand {
-    /// Ask for a new epoch of a chaincode's key (as an organisation's admin) and wait
-    /// until the enclaves have made and shared it. New calls and new sealed state use it;
-    /// older epochs stay readable.
+    /// Ask for a new epoch of a chaincode's key, or of a collection's data key (as an
+    /// admin of a member organisation), and wait until the enclaves have made and shared
+    /// it. New calls, sealed state and private values use it; older epochs stay readable.
     Rotate {
         /// Network directory.
         #[arg(long)]
@@ -22,11 +22,15 @@ pub(crate) enum KeysCommand {
         /// The chaincode.
         #[arg(long)]
         chaincode: String,
+        /// A collection of the chaincode: rotate its data key instead.
+        #[arg(long)]
+        collection: Option<String>,
         /// The organisation whose admin asks.
         #[arg(long, default_value = "org1")]
         org: String,
     },
-    /// Show a chaincode's latest key epoch and the enclaves holding it.
+    /// Show the latest epoch of a chaincode's key (or of a collection's data key) and
+    /// the enclaves holding it.
     Show {
         /// Network directory.
         #[arg(long)]
@@ -34,26 +38,39 @@ pub(crate) enum KeysCommand {
         /// The chaincode.
         #[arg(long)]
         chaincode: String,
+        /// A collection of the chaincode: show its data key instead.
+        #[arg(long)]
+        collection: Option<String>,
     },
+}
+
+fn scope_of(chaincode: &str, collection: Option<String>) -> KeyScope {
+    match collection {
+        None => KeyScope::Chaincode { namespace: chaincode.to_string() },
+        Some(collection) => KeyScope::Collection { namespace: chaincode.to_string(), collection },
+    }
 }
 
 pub(crate) fn run(cmd: KeysCommand, out: &Output) -> Result<()> {
     match cmd {
-        KeysCommand::Rotate { dir, chaincode, org } => {
+        KeysCommand::Rotate { dir, chaincode, collection, org } => {
             let (conn, _) = Connection::open(&dir, &org, "admin")?;
             let gw = conn.gateway();
-            let before =
-                gw.chaincode_key(&chaincode)?.with_context(|| format!("'{chaincode}' has no key yet"))?.0.epoch;
+            let scope = scope_of(&chaincode, collection.clone());
+            let before = gw.latest_key(&scope)?.with_context(|| format!("the {scope} is not made yet"))?.0.epoch;
             let channel = NetworkConfig::load(&dir)?.channel.channel;
             let admin = load_identity(&user_dir(&dir, &org, "admin"), &org)?;
-            let scope = KeyScope::Chaincode { namespace: chaincode.clone() };
-            let outcome = gw.submit(teechain_node::registry::rotation_tx(&admin, &channel, scope))?;
+            let outcome = gw.submit(teechain_node::registry::rotation_tx(&admin, &channel, scope.clone()))?;
             if !outcome.code.is_valid() {
-                bail!("the rotation request was refused: {} (is a rotation pending already?)", outcome.code);
+                bail!(
+                    "the rotation request was refused: {} (is a rotation pending already? a collection's key \
+                     is rotated by an admin of a member organisation)",
+                    outcome.code
+                );
             }
             let deadline = Instant::now() + Duration::from_secs(60);
             let record = loop {
-                match gw.chaincode_key(&chaincode)? {
+                match gw.latest_key(&scope)? {
                     Some((record, _)) if record.epoch > before => break record,
                     _ if Instant::now() > deadline => bail!("no enclave made the new epoch within 60 s"),
                     _ => std::thread::sleep(Duration::from_millis(200)),
@@ -61,28 +78,31 @@ pub(crate) fn run(cmd: KeysCommand, out: &Output) -> Result<()> {
             };
             out.result(
                 format!(
-                    "the key of '{chaincode}' is now at epoch {} (was {before}), held by {} enclave(s)",
+                    "the {scope} is now at epoch {} (was {before}), held by {} enclave(s)",
                     record.epoch,
                     record.wraps.len()
                 ),
-                json!({ "ok": true, "chaincode": chaincode, "epoch": record.epoch, "previous": before,
+                json!({ "ok": true, "chaincode": chaincode, "collection": collection, "epoch": record.epoch,
+                        "previous": before,
                         "holders": record.wraps.len(), "requested_in_block": outcome.block }),
             );
             Ok(())
         }
-        KeysCommand::Show { dir, chaincode } => {
+        KeysCommand::Show { dir, chaincode, collection } => {
             let (conn, _) = Connection::open(&dir, "org1", "client")?;
+            let scope = scope_of(&chaincode, collection.clone());
             let (record, maker) =
-                conn.gateway().chaincode_key(&chaincode)?.with_context(|| format!("'{chaincode}' has no key yet"))?;
+                conn.gateway().latest_key(&scope)?.with_context(|| format!("the {scope} is not made yet"))?;
             out.result(
                 format!(
-                    "key of '{chaincode}': epoch {}, made by enclave {} of {}, held by {} enclave(s)",
+                    "{scope}: epoch {}, made by enclave {} of {}, held by {} enclave(s)",
                     record.epoch,
                     record.made_by.short(),
                     maker.registration.org,
                     record.wraps.len()
                 ),
-                json!({ "ok": true, "chaincode": chaincode, "epoch": record.epoch, "made_by": record.made_by.to_hex(),
+                json!({ "ok": true, "chaincode": chaincode, "collection": collection, "epoch": record.epoch,
+                        "made_by": record.made_by.to_hex(),
                         "maker_org": maker.registration.org,
                         "holders": record.wraps.iter().map(|w| w.enclave.to_hex()).collect::<Vec<_>>() }),
             );

@@ -16,6 +16,7 @@ use teechain_types::block::data_hash;
 use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::codec::{encode, Limits};
 use teechain_types::collection::{CollectionPrivateWrites, TxPrivateData};
+use teechain_types::keys::KeyScope;
 use teechain_types::tx::{ProposalResponse, SignedProposal};
 use teechain_types::{Block, Transaction, TxId};
 use tokio_stream::StreamExt;
@@ -357,11 +358,15 @@ impl GatewayClient {
         status_from_pb(reply, &self.addr)
     }
 
-    /// A chaincode's encryption key and the registration of the enclave that made it.
-    pub async fn chaincode_key(&self, chaincode: &str) -> Result<Option<super::ChaincodeKey>, NodeError> {
+    /// A key's latest epoch and the registration of the enclave that made it.
+    pub async fn latest_key(&self, scope: &KeyScope) -> Result<Option<super::ChaincodeKey>, NodeError> {
         let t = self.timeouts.call;
         let mut rpc = self.rpc.clone();
-        let req = request(pb::ChaincodeKeyRequest { chaincode: chaincode.to_string() }, t);
+        let (chaincode, collection) = match scope {
+            KeyScope::Chaincode { namespace } => (namespace.clone(), String::new()),
+            KeyScope::Collection { namespace, collection } => (namespace.clone(), collection.clone()),
+        };
+        let req = request(pb::ChaincodeKeyRequest { chaincode, collection }, t);
         let reply = call(&self.addr, "chaincode key", t, rpc.chaincode_key(req)).await?;
         if reply.record.is_empty() {
             return Ok(None);

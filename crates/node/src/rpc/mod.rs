@@ -148,8 +148,9 @@ pub trait NodeApi: Send + Sync + 'static {
     /// This node's health and position.
     async fn status(&self) -> Result<NodeStatus, NodeError>;
 
-    /// A chaincode's encryption key and the registration of the enclave that made it.
-    async fn chaincode_key(&self, chaincode: String) -> Result<Option<ChaincodeKey>, NodeError>;
+    /// A key's latest epoch (a chaincode's encryption key, a collection's data key) and
+    /// the registration of the enclave that made it.
+    async fn latest_key(&self, scope: teechain_types::keys::KeyScope) -> Result<Option<ChaincodeKey>, NodeError>;
 
     /// Events of `chaincode` from block `start_block` on, then as blocks commit.
     fn events(&self, chaincode: String, start_block: u64) -> EventStream;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use teechain_crypto::Msp;
 use teechain_types::codec::{encode, Limits};
+use teechain_types::keys::KeyScope;
 use teechain_types::tx::SignedProposal;
 use teechain_types::{Identity, Role, Transaction};
 use tokio::net::TcpListener;
@@ -110,7 +111,12 @@ impl GatewayRpc for GatewayService {
         req: Request<pb::ChaincodeKeyRequest>,
     ) -> Result<Response<pb::ChaincodeKeyResponse>, Status> {
         wiretap::record(req.get_ref());
-        let found = self.api.chaincode_key(req.into_inner().chaincode).await.map_err(to_status)?;
+        let req = req.into_inner();
+        let scope = match req.collection.is_empty() {
+            true => KeyScope::Chaincode { namespace: req.chaincode },
+            false => KeyScope::Collection { namespace: req.chaincode, collection: req.collection },
+        };
+        let found = self.api.latest_key(scope).await.map_err(to_status)?;
         let reply = match found {
             Some((record, enclave)) => pb::ChaincodeKeyResponse { record: encode(&record), enclave: encode(&enclave) },
             None => pb::ChaincodeKeyResponse { record: Vec::new(), enclave: Vec::new() },

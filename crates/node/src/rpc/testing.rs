@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use teechain_types::chaincode::{ChaincodeResponse, Invocation};
 use teechain_types::codec::encode;
+use teechain_types::keys::KeyScope;
 use teechain_types::tx::{
     ChaincodeRef, EndorsedInvocation, Endorsement, ProposalResponse, ProposalResponsePayload, SignedProposal, TxBody,
     TxHeader, TxPayload,
@@ -221,7 +222,7 @@ impl NodeApi for FakeNode {
         Ok(s.blocks[start..].iter().take(max as usize).cloned().collect())
     }
 
-    async fn chaincode_key(&self, _chaincode: String) -> Result<Option<super::ChaincodeKey>, NodeError> {
+    async fn latest_key(&self, _scope: KeyScope) -> Result<Option<super::ChaincodeKey>, NodeError> {
         self.enter("chaincode key")?;
         Ok(None)
     }
