@@ -135,6 +135,13 @@ fn private_data_reaches_member_nodes_only_and_is_reconciled_and_purged() {
     assert_eq!(private_value_hash(&blind, &shown), hash, "the opening verifies against org3's hash");
     assert_ne!(private_value_hash(&blind, b"another value"), hash);
 
+    // org1's admin rotates the collection's data key: held by the two members' enclaves,
+    // and the value sealed under epoch 0 still reads.
+    let rotate = ["keys", "rotate", "--dir", d, "--chaincode", "kv", "--collection", "shared", "--org", "org1"];
+    let rotated = net.ok(&rotate);
+    assert_eq!((rotated["epoch"].as_u64(), rotated["holders"].as_u64()), (Some(1), Some(2)), "{rotated}");
+    assert_eq!(read(&c2, &gw2, "pget", &["shared", "acct"]), Ok(Some(value.as_bytes().to_vec())));
+
     // Two acknowledgements are needed and only one other member node exists.
     let e = c1.invoke(&gw1, "kv", "pput", a(&["needs2", "k", "v"]), &[]).expect_err("requiredPeerCount unmet");
     assert!(e.to_string().contains("needs 2 member node(s)"), "{e}");

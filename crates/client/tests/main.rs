@@ -2,6 +2,8 @@
 //! real enclaves running real WebAssembly chaincode, real signatures and certificates,
 //! all peers of a three-organisation network in one process.
 
+/// Collection data keys: sealed private values, rotation.
+mod collections;
 /// Confidential invocations: sealed arguments and responses, verified chaincode keys.
 mod confidential;
 /// A fresh network directory with a deployed chaincode, shared by the tests.

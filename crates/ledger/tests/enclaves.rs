@@ -10,6 +10,7 @@ use teechain_types::enclave::{
     enclave_state_key, EnclaveKeys, EnclaveRegistration, RegisteredEnclave, ENCLAVE_NAMESPACE,
 };
 use teechain_types::hash::Signature;
+use teechain_types::keys::{KeyDistribution, KeyScope, WrappedKey};
 use teechain_types::state::StateView;
 use teechain_types::tx::{
     ChaincodeRef, EndorsedInvocation, Endorsement, Proposal, ProposalResponsePayload, TxBody, TxHeader, TxPayload,
@@ -270,4 +271,74 @@ fn an_enclave_endorses_from_the_block_after_its_registration() {
     );
     assert_eq!(codes, vec![ValidationCode::Valid, ValidationCode::BadEndorsement]);
     assert_eq!(run(&l, vec![invoke(3, &[(&e, "org2")])]), vec![ValidationCode::Valid]);
+}
+
+/// A distribution of epoch 0 of `scope` by `maker`, wrapped to `to` (the wraps' contents
+/// are not the ledger's to check: only their recipients).
+fn distribute(nonce: u64, scope: &KeyScope, maker: &TestEnclave, to: &[&TestEnclave]) -> Transaction {
+    use ed25519_dalek::Signer;
+    let mut d = KeyDistribution {
+        scope: scope.clone(),
+        epoch: 0,
+        public_key: Some([4; 32]),
+        wraps: to.iter().map(|e| WrappedKey { enclave: e.keys.id(), enc: [0; 32], ciphertext: vec![1] }).collect(),
+        enclave: maker.keys.id(),
+        sealed_version: 1,
+        signature: Signature([0; 64]),
+    };
+    d.signature = Signature(maker.key.sign(&d.statement(CHANNEL).0).to_bytes());
+    tx(admin("org1"), nonce, TxBody::DistributeKey(d))
+}
+
+#[test]
+fn a_collection_key_goes_only_to_and_from_enclaves_of_member_organisations() {
+    let (_d, l) = ledger();
+    let (org1, org2) = (enclave(), enclave());
+    let codes = run(
+        &l,
+        vec![
+            register(admin("org1"), 1, "org1", &org1.keys, evidence(&net().platform, CHANNEL, &org1.keys)),
+            register(admin("org2"), 2, "org2", &org2.keys, evidence(&net().platform, CHANNEL, &org2.keys)),
+        ],
+    );
+    assert_eq!(codes, vec![ValidationCode::Valid; 2]);
+    // org1's implicit collection: org1 is its only member.
+    let scope = KeyScope::Collection { namespace: CC.into(), collection: "_implicit_org_org1".into() };
+    let no_such = KeyScope::Collection { namespace: CC.into(), collection: "nope".into() };
+    use ValidationCode::*;
+    let codes = run(
+        &l,
+        vec![
+            distribute(10, &scope, &org1, &[&org1, &org2]),
+            distribute(11, &scope, &org2, &[&org2]),
+            distribute(12, &no_such, &org1, &[&org1]),
+            distribute(13, &scope, &org1, &[&org1]),
+        ],
+    );
+    assert_eq!(codes, vec![InvalidKeyDistribution, InvalidKeyDistribution, InvalidKeyDistribution, Valid]);
+    // A grant to the non-member is refused too.
+    let mut grant = distribute(14, &scope, &org1, &[&org2]);
+    if let TxBody::DistributeKey(d) = &mut grant.payload.body {
+        d.sealed_version = 2;
+    }
+    let codes = run(&l, vec![resigned(grant, &org1)]);
+    assert_eq!(codes, vec![InvalidKeyDistribution]);
+    // Only an admin of a member organisation asks for the next epoch.
+    let codes = run(
+        &l,
+        vec![
+            tx(admin("org2"), 20, TxBody::RotateKey(scope.clone())),
+            tx(client("org1"), 21, TxBody::RotateKey(scope.clone())),
+            tx(admin("org1"), 22, TxBody::RotateKey(scope.clone())),
+        ],
+    );
+    assert_eq!(codes, vec![InvalidKeyDistribution, InvalidKeyDistribution, Valid]);
+}
+
+/// `t`'s distribution signed again by `by` (after a change), in a new transaction.
+fn resigned(t: Transaction, by: &TestEnclave) -> Transaction {
+    use ed25519_dalek::Signer;
+    let TxBody::DistributeKey(mut d) = t.payload.body else { panic!("not a distribution") };
+    d.signature = Signature(by.key.sign(&d.statement(CHANNEL).0).to_bytes());
+    tx(admin("org1"), u64::from_be_bytes(t.payload.header.nonce.try_into().expect("nonce")), TxBody::DistributeKey(d))
 }
