@@ -43,10 +43,9 @@ pub struct ResponseKey {
 impl ResponseKey {
     /// Opens a sealed response.
     pub fn open(&self, sealed: &ChaincodeResponse) -> Result<ChaincodeResponse, ClientError> {
-        let nonce = self.key.derive_nonce(&[b"response", &self.proposal_hash.0]);
         let plain = self
             .key
-            .open(&nonce, &self.proposal_hash.0, &sealed.payload)
+            .open_derived(&self.proposal_hash.0, &sealed.payload)
             .map_err(|e| ClientError::Sealed(format!("the response does not open: {e}")))?;
         decode(&plain, Limits::TRANSACTION).map_err(|e| ClientError::Sealed(format!("the response: {e}")))
     }
@@ -55,8 +54,7 @@ impl ResponseKey {
     pub fn open_refusal(&self, message: &str) -> Option<String> {
         let hex_part = message.split(SEALED_REASON_PREFIX).nth(1)?;
         let sealed = hex::decode(hex_part.trim()).ok()?;
-        let nonce = self.key.derive_nonce(&[b"response", &self.proposal_hash.0]);
-        let plain = self.key.open(&nonce, &self.proposal_hash.0, &sealed).ok()?;
+        let plain = self.key.open_derived(&self.proposal_hash.0, &sealed).ok()?;
         String::from_utf8(plain).ok()
     }
 

@@ -48,6 +48,15 @@ fn a_confidential_invocation_is_sealed_on_the_ledger_and_its_response_opens_for_
     let (proposal, _) = alice.propose_confidential(&key, "refuse", args(&[reason]), &[]).expect("propose");
     let host_view = n.net.endorse(&proposal, &[]).expect_err("refused").to_string();
     assert!(!host_view.contains(reason), "the gateway sees the reason: {host_view}");
+    // So is a panic's message (a trap's would be too).
+    let panic = "PANIC-MESSAGE-ONLY-FOR-ALICE";
+    match alice.query_confidential(&n.net, &key, "panic", args(&[panic])) {
+        Err(ClientError::Refused(r)) => assert!(r.contains(panic), "{r}"),
+        other => panic!("expected a sealed failure, got {other:?}"),
+    }
+    let (proposal, _) = alice.propose_confidential(&key, "panic", args(&[panic]), &[]).expect("propose");
+    let host_view = n.net.evaluate(&proposal, &[]).expect_err("fails").to_string();
+    assert!(!host_view.contains(panic), "the gateway sees the panic: {host_view}");
 }
 
 #[test]

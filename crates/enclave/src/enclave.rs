@@ -434,25 +434,34 @@ impl Enclave {
             Some(sealed) => Some(self.open_invocation(p, sealed, host)?),
         };
         let invocation = confidential.as_ref().map_or(&p.invocation, |c| &c.invocation);
+        // A failure's reason, sealed to the client of a confidential call.
+        let reason = |message: String| match &confidential {
+            None => message,
+            Some(c) => {
+                let key = DataKey::from_bytes(c.response_key);
+                let proposal_hash = p.hash();
+                let sealed = key.seal_derived(&[b"reason", &proposal_hash.0], &proposal_hash.0, message.as_bytes());
+                format!("{SEALED_REASON_PREFIX}{}", hex::encode(sealed))
+            }
+        };
         let mut sim = self.runtime.execute(&code, name, &state, &ctx, invocation).map_err(|e| match e {
             // Keys not distributed (or granted) yet: worth a retry, unlike a host failure.
             RuntimeError::State(e) if state.key_missing.load(Ordering::Relaxed) => {
                 (FailureKind::KeyUnavailable, e.to_string())
             }
             RuntimeError::State(e) => (FailureKind::HostFailure, e.to_string()),
-            e => (FailureKind::ExecutionFailed, format!("chaincode '{name}': {e}")),
+            // A confidential chaincode's panic or trap may quote what it computed.
+            e => (FailureKind::ExecutionFailed, reason(format!("chaincode '{name}': {e}"))),
         })?;
         if let Some(c) = &confidential {
             // Only the client opens the response (or the refusal's reason); every
-            // endorser seals it identically, as the nonce comes from the proposal.
+            // endorser seals it identically (the nonce derives from proposal and response).
             let key = DataKey::from_bytes(c.response_key);
             let proposal_hash = p.hash();
-            let nonce = key.derive_nonce(&[b"response", &proposal_hash.0]);
             if !sim.response.is_ok() {
-                let sealed = key.seal(&nonce, &proposal_hash.0, sim.response.message.as_bytes());
-                return Err((FailureKind::ChaincodeRefused, format!("{SEALED_REASON_PREFIX}{}", hex::encode(sealed))));
+                return Err((FailureKind::ChaincodeRefused, reason(sim.response.message)));
             }
-            let sealed = key.seal(&nonce, &proposal_hash.0, &encode(&sim.response));
+            let sealed = key.seal_derived(&[b"response", &proposal_hash.0], &proposal_hash.0, &encode(&sim.response));
             sim.response = ChaincodeResponse { status: sim.response.status, message: String::new(), payload: sealed };
         }
         if !sim.response.is_ok() {

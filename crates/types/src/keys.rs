@@ -196,6 +196,7 @@ pub fn invocation_info(channel: &str, chaincode: &str, epoch: u32) -> Vec<u8> {
     encode(&(INVOCATION_INFO_DOMAIN, channel, chaincode, epoch))
 }
 
-/// Prefix of the message of a confidential chaincode's refusal: the reason follows,
-/// sealed to the client's response key (hex), so that no host reads it.
-pub const SEALED_REASON_PREFIX: &str = "the chaincode refused; the reason is sealed to the client: ";
+/// Prefix of the message of a confidential chaincode's refusal or failure (a panic, a
+/// trap): the reason follows, sealed to the client's response key (hex), so that no host
+/// reads it.
+pub const SEALED_REASON_PREFIX: &str = "the chaincode refused or failed; the reason is sealed to the client: ";
