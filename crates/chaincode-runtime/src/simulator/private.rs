@@ -60,6 +60,14 @@ enum Op {
     Hash,
 }
 
+/// Where a private write's blinding factor comes from.
+enum Blinding<'a> {
+    /// The collection's keys (inside an enclave): the value is sealed too.
+    Sealed(CollectionSealing),
+    /// The client's transient secret (outside an enclave): the value stays plain.
+    Secret(&'a [u8]),
+}
+
 /// A pending private write.
 #[derive(Clone, Debug)]
 struct PendingWrite {
@@ -351,26 +359,23 @@ impl TxSimulator<'_> {
             check_len("value", v.len(), MAX_VALUE_BYTES)?;
         }
         self.check_access(ctx, collection, Op::Write)?;
-        let sealing = self.sealing(collection)?;
         // Sealed values carry a blind derived inside the enclave; plain ones one derived
         // from the client's secret.
-        let secret = match sealing {
-            None => Some(blinding_secret(ctx)?),
-            Some(_) => None,
+        let blinding = match self.sealing(collection)? {
+            Some(s) => Blinding::Sealed(s),
+            None => Blinding::Secret(blinding_secret(ctx)?),
         };
         let ns = self.namespace;
         let write = match value {
             Some(v) => {
-                let (blind, sealed) = match (&sealing, secret) {
-                    (Some(s), _) => {
+                let (blind, sealed) = match &blinding {
+                    Blinding::Sealed(s) => {
                         let blind = sealed::blind(s, &ctx.tx_id, ns, collection, key);
                         let sealed = sealed::seal(s, &ctx.tx_id, ns, collection, key, &blind, v)
                             .map_err(|e| PrivateError::Fatal(RuntimeError::State(StateError(e))))?;
                         (blind, Some(sealed))
                     }
-                    (None, secret) => {
-                        (blinding_factor(secret.unwrap_or_default(), &ctx.tx_id, ns, collection, key), None)
-                    }
+                    Blinding::Secret(secret) => (blinding_factor(secret, &ctx.tx_id, ns, collection, key), None),
                 };
                 PendingWrite {
                     key_hash: private_key_hash(ns, collection, key),
