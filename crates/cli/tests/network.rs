@@ -219,7 +219,8 @@ fn payment_scenario(net: &Net, enclave: &str) {
         assert!(platform.contains("INSECURE") && platform.contains(enclave), "{platform}");
     }
     let running = net.ok(&["ledger", "verify", "--dir", d]);
-    assert!(running["nodes"].as_array().expect("nodes").iter().all(|n| n["height"] == height));
+    // At least that high: key keepers may commit blocks of their own meanwhile.
+    assert!(running["nodes"].as_array().expect("nodes").iter().all(|n| n["height"].as_u64() >= Some(height)));
     net.ok(&["network", "down", "--dir", d]);
     let files = net.ok(&["ledger", "verify", "--dir", d]);
     let tips: Vec<_> = files["nodes"].as_array().expect("nodes").iter().map(|n| n["tip"].clone()).collect();
@@ -428,7 +429,8 @@ fn a_node_restored_from_an_old_copy_catches_up_without_forking() {
     let _ = std::fs::remove_file(node3.join("node.pid"));
     let up = teechain(&["network", "up", "--dir", d]);
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
-    assert_eq!(net.agreed_height(), new_height);
+    // Caught up: the same tip as the others (key keepers may have added blocks since).
+    assert!(net.agreed_height() >= new_height);
     net.ok(&["invoke", "--dir", d, "--org", "org2", "payment", "transfer", "org2", "org3", "4"]);
     net.agreed_height();
     let verify = net.ok(&["ledger", "verify", "--dir", d]);

@@ -2,8 +2,9 @@
 
 use crate::boot::EnclaveBoot;
 use crate::enclave::Enclave;
-use crate::process::{EnclaveProcess, SocketClient};
+use crate::process::{EnclaveCommand, EnclaveProcess, SocketClient};
 use crate::protocol::{EnclaveInfo, EnclaveRequest, EnclaveResponse, Endorsed, FailureKind, Host};
+use crate::transport::EnclaveAddress;
 use std::path::Path;
 use teechain_types::chaincode::ChaincodeResponse;
 use teechain_types::codec::{decode, encode, Limits};
@@ -61,7 +62,7 @@ impl std::fmt::Debug for EnclaveHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.backend {
             Backend::InProcess(_) => f.write_str("EnclaveHandle(in process)"),
-            Backend::Socket(client) => write!(f, "EnclaveHandle(process at {})", client.path().display()),
+            Backend::Socket(client) => write!(f, "EnclaveHandle(process at {})", client.address()),
         }
     }
 }
@@ -87,11 +88,11 @@ impl EnclaveHandle {
         EnclaveHandle { backend: Backend::InProcess(Box::new(enclave)) }
     }
 
-    /// Connects to an enclave process listening on `socket` (see
+    /// Connects to an enclave process listening at `address` (see
     /// [`serve`](crate::process::serve)). Fails with [`EnclaveError::Unavailable`] when
     /// nothing accepts there.
-    pub fn connect(socket: &Path) -> Result<EnclaveHandle, EnclaveError> {
-        Ok(EnclaveHandle { backend: Backend::Socket(SocketClient::connect(socket)?) })
+    pub fn connect(address: &EnclaveAddress) -> Result<EnclaveHandle, EnclaveError> {
+        Ok(EnclaveHandle { backend: Backend::Socket(SocketClient::connect(address)?) })
     }
 
     /// Starts the enclave binary `exe` (`teechain-enclave`) on `boot`, with its boot file
@@ -103,15 +104,25 @@ impl EnclaveHandle {
         boot: &EnclaveBoot,
         dir: &Path,
     ) -> Result<(EnclaveHandle, EnclaveProcess), EnclaveError> {
-        let (client, process) = crate::process::spawn(exe, boot, dir)?;
+        EnclaveHandle::spawn(&EnclaveCommand::new(exe), boot, dir)
+    }
+
+    /// As [`EnclaveHandle::spawn_process`], with a transport and launcher of choice
+    /// (loopback TCP under `gramine-sgx`, for SGX).
+    pub fn spawn(
+        command: &EnclaveCommand,
+        boot: &EnclaveBoot,
+        dir: &Path,
+    ) -> Result<(EnclaveHandle, EnclaveProcess), EnclaveError> {
+        let (client, process) = crate::process::spawn(command, boot, dir)?;
         Ok((EnclaveHandle { backend: Backend::Socket(client) }, process))
     }
 
-    /// The socket of the enclave process, or `None` for an enclave in this process.
-    pub fn socket(&self) -> Option<&Path> {
+    /// Where the enclave process listens, or `None` for an enclave in this process.
+    pub fn address(&self) -> Option<&EnclaveAddress> {
         match &self.backend {
             Backend::InProcess(_) => None,
-            Backend::Socket(client) => Some(client.path()),
+            Backend::Socket(client) => Some(client.address()),
         }
     }
 

@@ -13,9 +13,10 @@
 //!
 //! Two modes, one API: [`EnclaveHandle::in_process`] calls an [`Enclave`] in this process;
 //! [`EnclaveHandle::connect`] and [`EnclaveHandle::spawn_process`] reach a separate
-//! `teechain-enclave` process (started on an [`EnclaveBoot`] file) over a Unix socket,
-//! where [`process::serve`] runs the same `ecall` on the same bytes, framed as [`wire`]
-//! describes. The separate process is what an SGX runtime (Gramine) will run.
+//! `teechain-enclave` process (started on an [`EnclaveBoot`] file) over a Unix socket, or
+//! over loopback TCP ([`transport`]; Gramine passes no Unix socket to an SGX enclave's
+//! host), where [`process::serve`] runs the same `ecall` on the same bytes, framed as
+//! [`wire`] describes. The separate process is what Gramine runs inside SGX.
 //!
 //! Private data: the enclave decides which collections a chaincode has (its definition
 //! and the channel's implicit per-organisation collections) and whether this node is a
@@ -43,6 +44,7 @@ mod keys;
 pub mod platform;
 pub mod process;
 pub mod protocol;
+pub mod transport;
 pub mod wire;
 
 #[cfg(any(test, feature = "test-utils"))]
@@ -54,5 +56,6 @@ pub use boot::{BootError, BootLimits, EnclaveBoot};
 pub use enclave::{Enclave, EnclaveConfig, KEYS_FILE};
 pub use handle::{EnclaveError, EnclaveHandle};
 pub use platform::{EnclaveAttestation, Platform};
-pub use process::EnclaveProcess;
+pub use process::{EnclaveCommand, EnclaveProcess};
 pub use protocol::Endorsed;
+pub use transport::{EnclaveAddress, Transport};

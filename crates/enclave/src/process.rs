@@ -1,21 +1,23 @@
-//! The enclave as its own process behind a Unix socket: the enclave's side ([`serve`]),
-//! the host's side (the socket backend of [`EnclaveHandle`](crate::EnclaveHandle)), and
-//! starting the `teechain-enclave` binary ([`EnclaveProcess`]). The framing is in
-//! [`crate::wire`].
+//! The enclave as its own process behind a socket (Unix, or loopback TCP under Gramine:
+//! [`crate::transport`]): the enclave's side ([`serve`]), the host's side (the socket
+//! backend of [`EnclaveHandle`](crate::EnclaveHandle)), and starting the
+//! `teechain-enclave` binary ([`EnclaveProcess`]). The framing is in [`crate::wire`].
 
 use crate::boot::EnclaveBoot;
 use crate::enclave::Enclave;
 use crate::handle::EnclaveError;
 use crate::protocol::{Host, HostReply};
+use crate::transport::{EnclaveAddress, Listener, Stream, Transport};
 use crate::wire::{self, FromEnclave, ToEnclave, WireError};
 use std::fs::{self, DirBuilder};
-use std::io::{self, ErrorKind};
+use std::io::{self, BufRead, ErrorKind};
+use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 use teechain_types::codec::encode;
@@ -37,12 +39,12 @@ pub const MAX_IDLE_CONNECTIONS: usize = 16;
 /// Serves enclave calls on `listener` until the process ends: one thread per connection,
 /// each running one ecall after the other. A connection that breaks or sends a malformed
 /// frame is closed (and logged to stderr); the others and the listener carry on.
-pub fn serve(listener: UnixListener, enclave: Arc<Enclave>) -> io::Result<()> {
+pub fn serve(listener: Listener, enclave: Arc<Enclave>) -> io::Result<()> {
     // Accepting must block: a listener left non-blocking would make this loop spin.
-    listener.set_nonblocking(false)?;
+    listener.set_blocking()?;
     let mut next_id: u64 = 0;
-    for incoming in listener.incoming() {
-        let stream = match incoming {
+    loop {
+        let stream = match listener.accept() {
             Ok(stream) => stream,
             Err(e) => {
                 eprintln!("enclave: accepting a connection failed: {e}");
@@ -66,11 +68,10 @@ pub fn serve(listener: UnixListener, enclave: Arc<Enclave>) -> io::Result<()> {
             eprintln!("enclave: cannot start a thread for connection {id}: {e}");
         }
     }
-    Ok(())
 }
 
 /// Runs ecalls on one connection until the host closes it.
-fn serve_connection(stream: &UnixStream, enclave: &Enclave) -> Result<(), WireError> {
+fn serve_connection(stream: &Stream, enclave: &Enclave) -> Result<(), WireError> {
     loop {
         let request = match wire::recv::<ToEnclave>(&mut &*stream) {
             Ok(ToEnclave::Call(request)) => request,
@@ -93,7 +94,7 @@ fn serve_connection(stream: &UnixStream, enclave: &Enclave) -> Result<(), WireEr
 
 /// Tells the host why its connection is being closed, when it broke the protocol (it is
 /// pointless when the connection itself failed). Best effort: the host may be gone.
-fn abort(stream: &UnixStream, e: WireError) -> WireError {
+fn abort(stream: &Stream, e: WireError) -> WireError {
     if e.is_violation() {
         let _ = wire::send(&mut &*stream, &FromEnclave::Abort(e.to_string()));
     }
@@ -103,7 +104,7 @@ fn abort(stream: &UnixStream, e: WireError) -> WireError {
 /// The host as the enclave process sees it: each ocall is a frame exchange on the
 /// connection of the current ecall.
 struct SocketHost<'a> {
-    stream: &'a UnixStream,
+    stream: &'a Stream,
     /// The first failed exchange. Later ocalls of the same ecall fail at once, so a lost
     /// host ends the chaincode run quickly instead of timing out read after read. The
     /// mutex also keeps two ocalls (were the enclave ever to make them concurrently) from
@@ -181,9 +182,9 @@ pub fn bind_private(path: &Path) -> io::Result<UnixListener> {
 /// Connections to an enclave process: the socket backend of an
 /// [`EnclaveHandle`](crate::EnclaveHandle).
 pub(crate) struct SocketClient {
-    path: PathBuf,
+    address: EnclaveAddress,
     /// Connections with no ecall in progress, ready for the next one.
-    idle: Mutex<Vec<UnixStream>>,
+    idle: Mutex<Vec<Stream>>,
 }
 
 /// How one ecall on one connection failed.
@@ -194,30 +195,25 @@ struct CallFailure {
 }
 
 impl SocketClient {
-    /// Connects to the enclave at `path` (the connection is kept for the first call).
-    pub(crate) fn connect(path: &Path) -> Result<SocketClient, EnclaveError> {
-        let client = SocketClient { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
+    /// Connects to the enclave at `address` (the connection is kept for the first call).
+    pub(crate) fn connect(address: &EnclaveAddress) -> Result<SocketClient, EnclaveError> {
+        let client = SocketClient { address: address.clone(), idle: Mutex::new(Vec::new()) };
         let first = client.open()?;
         client.release(first);
         Ok(client)
     }
 
-    /// The socket's path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+    /// Where the enclave listens.
+    pub(crate) fn address(&self) -> &EnclaveAddress {
+        &self.address
     }
 
-    fn open(&self) -> Result<UnixStream, EnclaveError> {
-        let unavailable = |e: io::Error| {
-            EnclaveError::Unavailable(format!("cannot connect to the enclave at {}: {e}", self.path.display()))
-        };
-        let stream = UnixStream::connect(&self.path).map_err(unavailable)?;
-        stream.set_read_timeout(Some(CALL_TIMEOUT)).map_err(unavailable)?;
-        stream.set_write_timeout(Some(CALL_TIMEOUT)).map_err(unavailable)?;
-        Ok(stream)
+    fn open(&self) -> Result<Stream, EnclaveError> {
+        Stream::connect(&self.address, CALL_TIMEOUT)
+            .map_err(|e| EnclaveError::Unavailable(format!("cannot connect to the enclave at {}: {e}", self.address)))
     }
 
-    fn release(&self, stream: UnixStream) {
+    fn release(&self, stream: Stream) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < MAX_IDLE_CONNECTIONS {
             idle.push(stream);
@@ -254,7 +250,7 @@ impl SocketClient {
     }
 
     fn failed(&self, e: WireError) -> EnclaveError {
-        let at = self.path.display();
+        let at = &self.address;
         if e.is_timeout() {
             EnclaveError::Unavailable(format!("the enclave at {at} did not answer within {} s", CALL_TIMEOUT.as_secs()))
         } else if e.is_violation() {
@@ -267,17 +263,12 @@ impl SocketClient {
 
 /// Runs one ecall on `stream`. On failure the stream must not be reused: where the
 /// exchange stopped is unknown.
-fn call_on(stream: &UnixStream, request: &[u8], host: &dyn Host) -> Result<Vec<u8>, CallFailure> {
+fn call_on(stream: &Stream, request: &[u8], host: &dyn Host) -> Result<Vec<u8>, CallFailure> {
     let mut answered = false;
     exchange(stream, request, host, &mut answered).map_err(|error| CallFailure { error, answered })
 }
 
-fn exchange(
-    mut stream: &UnixStream,
-    request: &[u8],
-    host: &dyn Host,
-    answered: &mut bool,
-) -> Result<Vec<u8>, WireError> {
+fn exchange(mut stream: &Stream, request: &[u8], host: &dyn Host, answered: &mut bool) -> Result<Vec<u8>, WireError> {
     wire::send(&mut stream, &ToEnclave::Call(request.to_vec()))?;
     loop {
         let message = wire::recv::<FromEnclave>(&mut stream)?;
@@ -301,12 +292,15 @@ fn exchange(
 /// guard (killed, aborted): it watches its standard input, a pipe only this guard holds.
 pub struct EnclaveProcess {
     child: Child,
-    socket: PathBuf,
+    /// Where it listens, once it said so.
+    address: Option<EnclaveAddress>,
+    /// The socket file it was told to create, removed with the process.
+    socket_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for EnclaveProcess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnclaveProcess").field("pid", &self.child.id()).field("socket", &self.socket).finish()
+        f.debug_struct("EnclaveProcess").field("pid", &self.child.id()).field("address", &self.address).finish()
     }
 }
 
@@ -316,9 +310,9 @@ impl EnclaveProcess {
         self.child.id()
     }
 
-    /// The socket the enclave listens on.
-    pub fn socket(&self) -> &Path {
-        &self.socket
+    /// Where the enclave listens (`None` only before it started listening).
+    pub fn address(&self) -> Option<&EnclaveAddress> {
+        self.address.as_ref()
     }
 
     /// Kills the process and waits for it to end.
@@ -337,14 +331,37 @@ impl Drop for EnclaveProcess {
         if let Err(e) = self.kill() {
             eprintln!("enclave: cannot stop the enclave process {}: {e}", self.child.id());
         }
-        let _ = fs::remove_file(&self.socket);
+        if let Some(path) = &self.socket_file {
+            let _ = fs::remove_file(path);
+        }
     }
 }
 
-/// Starts `exe` (the `teechain-enclave` binary) on `boot`, with its boot file and socket in
-/// `dir`, and waits until it accepts connections.
+/// How to start an enclave process: the `teechain-enclave` binary, the transport it
+/// listens on, and a launcher to run it under (`gramine-sgx` for SGX), if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnclaveCommand {
+    /// The `teechain-enclave` binary (for a launcher: the name it knows it by).
+    pub exe: PathBuf,
+    /// Unix socket or loopback TCP.
+    pub transport: Transport,
+    /// Program and arguments put before `exe` (empty: run `exe` itself).
+    pub launcher: Vec<String>,
+}
+
+impl EnclaveCommand {
+    /// `exe` on a Unix socket, without a launcher.
+    pub fn new(exe: &Path) -> EnclaveCommand {
+        EnclaveCommand { exe: exe.to_path_buf(), transport: Transport::Unix, launcher: Vec::new() }
+    }
+}
+
+/// Starts the enclave process of `command` on `boot`, with its boot file (and socket) in
+/// `dir`, and waits until it accepts connections. The process says where it listens on
+/// the first line of its standard output (`listening ADDRESS`): for TCP, the port the
+/// system chose.
 pub(crate) fn spawn(
-    exe: &Path,
+    command: &EnclaveCommand,
     boot: &EnclaveBoot,
     dir: &Path,
 ) -> Result<(SocketClient, EnclaveProcess), EnclaveError> {
@@ -352,58 +369,115 @@ pub(crate) fn spawn(
     static SPAWNED: AtomicU64 = AtomicU64::new(0);
     let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
     let stem = format!("enclave-{}-{n}", std::process::id());
-    let socket = dir.join(format!("{stem}.sock"));
+    let (listen, socket_file) = match command.transport {
+        Transport::Unix => {
+            let socket = dir.join(format!("{stem}.sock"));
+            (EnclaveAddress::Unix(socket.clone()), Some(socket))
+        }
+        Transport::Tcp => (EnclaveAddress::Tcp(SocketAddr::from(([127, 0, 0, 1], 0))), None),
+    };
     let boot_path = dir.join(format!("{stem}.boot"));
     let unavailable = |m: String| EnclaveError::Unavailable(m);
 
     boot.write(&boot_path).map_err(|e| unavailable(format!("cannot start the enclave process: {e}")))?;
-    let started = Command::new(exe)
-        .arg("--socket")
-        .arg(&socket)
+    let mut cmd = match command.launcher.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(&command.exe);
+            c
+        }
+        None => Command::new(&command.exe),
+    };
+    let started = cmd
+        .arg("--listen")
+        .arg(listen.to_string())
         .arg("--boot")
         .arg(&boot_path)
         .arg("--exit-on-stdin-close")
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn();
-    let child = match started {
+    let mut child = match started {
         Ok(child) => child,
         Err(e) => {
             let _ = fs::remove_file(&boot_path);
-            return Err(unavailable(format!("cannot start the enclave process {}: {e}", exe.display())));
+            let what = command.launcher.first().map_or(command.exe.display().to_string(), String::clone);
+            return Err(unavailable(format!("cannot start the enclave process {what}: {e}")));
         }
     };
-    let mut process = EnclaveProcess { child, socket };
-    let ready = wait_until_listening(&mut process);
-    // The enclave reads its boot file before it listens, and the file holds a key: keep
-    // it on disk no longer than that.
+    let announced = announced_address(child.stdout.take());
+    let mut process = EnclaveProcess { child, address: None, socket_file };
+    let ready = wait_until_listening(&mut process, &announced);
+    // The enclave reads its boot file before it listens: keep it no longer than that.
     let _ = fs::remove_file(&boot_path);
     let client = ready?;
     Ok((client, process))
 }
 
-fn wait_until_listening(process: &mut EnclaveProcess) -> Result<SocketClient, EnclaveError> {
+/// The address an enclave process announces on its standard output, delivered once; the
+/// rest of the output is drained so that the process never blocks on a full pipe.
+fn announced_address(stdout: Option<std::process::ChildStdout>) -> mpsc::Receiver<Result<EnclaveAddress, String>> {
+    let (tx, rx) = mpsc::channel();
+    if let Some(stdout) = stdout {
+        let spawned = thread::Builder::new().name("enclave-stdout".into()).spawn(move || {
+            let mut lines = io::BufReader::new(stdout).lines();
+            let first = match lines.next() {
+                Some(Ok(line)) => match line.strip_prefix("listening ") {
+                    Some(address) => EnclaveAddress::parse(address.trim()),
+                    None => Err(format!("the enclave process said '{line}' instead of where it listens")),
+                },
+                Some(Err(e)) => Err(format!("reading the enclave process's output: {e}")),
+                None => Err("the enclave process closed its output before listening".into()),
+            };
+            let _ = tx.send(first);
+            for _ in lines {}
+        });
+        if let Err(e) = spawned {
+            eprintln!("enclave: cannot watch the enclave process's output: {e}");
+        }
+    }
+    rx
+}
+
+fn wait_until_listening(
+    process: &mut EnclaveProcess,
+    announced: &mpsc::Receiver<Result<EnclaveAddress, String>>,
+) -> Result<SocketClient, EnclaveError> {
     let deadline = Instant::now() + START_TIMEOUT;
-    let mut pause = Duration::from_millis(5);
+    let unavailable = EnclaveError::Unavailable;
     loop {
-        if let Some(status) = process.child.try_wait().map_err(|e| EnclaveError::Unavailable(e.to_string()))? {
-            return Err(EnclaveError::Unavailable(format!("the enclave process exited before listening ({status})")));
+        if let Some(status) = process.child.try_wait().map_err(|e| unavailable(e.to_string()))? {
+            return Err(unavailable(format!("the enclave process exited before listening ({status})")));
         }
-        // A socket file can exist before the enclave listens on it (a stale one); only a
-        // successful connection says it is ready.
-        match SocketClient::connect(&process.socket) {
-            Ok(client) => return Ok(client),
-            Err(e) if Instant::now() >= deadline => {
-                return Err(EnclaveError::Unavailable(format!(
-                    "the enclave process did not listen within {} s: {e}",
-                    START_TIMEOUT.as_secs()
-                )))
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(unavailable(format!(
+                "the enclave process did not listen within {} s",
+                START_TIMEOUT.as_secs()
+            )));
+        }
+        match announced.recv_timeout(left.min(Duration::from_millis(100))) {
+            Ok(Ok(address)) => {
+                let client = SocketClient::connect(&address)?;
+                process.address = Some(address);
+                return Ok(client);
             }
-            Err(_) => {}
+            // Usually because it is exiting: say so, with its status, when it does.
+            Ok(Err(e)) => {
+                let until = Instant::now() + Duration::from_secs(2);
+                while Instant::now() < until {
+                    if let Ok(Some(status)) = process.child.try_wait() {
+                        return Err(unavailable(format!("the enclave process exited before listening ({status})")));
+                    }
+                    thread::sleep(Duration::from_millis(20));
+                }
+                return Err(unavailable(e));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // The watcher ended without a word: the process's exit is reported above.
+            Err(mpsc::RecvTimeoutError::Disconnected) => thread::sleep(Duration::from_millis(20)),
         }
-        thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(100));
     }
 }
 
@@ -418,7 +492,7 @@ mod tests {
     /// An enclave of org1 served on a socket by a thread of this process.
     fn served(net: &TestNet, dir: &Path) -> PathBuf {
         let path = dir.join("e.sock");
-        let listener = bind_private(&path).unwrap();
+        let listener = Listener::bind(&EnclaveAddress::Unix(path.clone())).unwrap();
         let enclave = Arc::new(Enclave::new(net.config("org1")).unwrap());
         thread::spawn(move || serve(listener, enclave));
         path
@@ -457,7 +531,7 @@ mod tests {
     fn a_refusal_keeps_the_connection_and_concurrent_calls_open_more() {
         let net = TestNet::new();
         let dir = tempfile::tempdir().unwrap();
-        let handle = EnclaveHandle::connect(&served(&net, dir.path())).unwrap();
+        let handle = EnclaveHandle::connect(&EnclaveAddress::Unix(served(&net, dir.path()))).unwrap();
         handle.install(teechain_contracts::TESTBED.to_vec()).unwrap();
         assert_eq!(client(&handle).idle_connections(), 1);
         let alice = net.identity("org1", "alice", Role::Client);
@@ -510,7 +584,7 @@ mod tests {
         let net = TestNet::new();
         let dir = tempfile::tempdir().unwrap();
         let path = served(&net, dir.path());
-        let handle = EnclaveHandle::connect(&path).unwrap();
+        let handle = EnclaveHandle::connect(&EnclaveAddress::Unix(path.clone())).unwrap();
 
         for bad in [
             encode(&"not a message"),
@@ -552,7 +626,7 @@ mod tests {
         let net = TestNet::new();
         let dir = tempfile::tempdir().unwrap();
         let path = served(&net, dir.path());
-        let handle = EnclaveHandle::connect(&path).unwrap();
+        let handle = EnclaveHandle::connect(&EnclaveAddress::Unix(path.clone())).unwrap();
         handle.install(teechain_contracts::TESTBED.to_vec()).unwrap();
         let alice = net.identity("org1", "alice", Role::Client);
         let (sp, transient) = proposal(&alice, 1, "get", &[b"k"]);
@@ -567,7 +641,7 @@ mod tests {
     #[test]
     fn nothing_listening_is_unavailable() {
         let dir = tempfile::tempdir().unwrap();
-        let err = EnclaveHandle::connect(&dir.path().join("none.sock")).unwrap_err();
+        let err = EnclaveHandle::connect(&EnclaveAddress::Unix(dir.path().join("none.sock"))).unwrap_err();
         assert!(matches!(err, EnclaveError::Unavailable(_)), "{err}");
     }
 }

@@ -1,5 +1,6 @@
-//! The same tests against both enclave modes: in this process, and as a separate
-//! `teechain-enclave` process behind a Unix socket.
+//! The same tests against every enclave mode: in this process, and as a separate
+//! `teechain-enclave` process behind a Unix socket or on a loopback TCP port (as under
+//! Gramine).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -7,7 +8,10 @@ use std::time::{Duration, Instant};
 use teechain_enclave::host::ViewHost;
 use teechain_enclave::protocol::FailureKind;
 use teechain_enclave::testing::{self, proposal, MemState, TestNet, NS};
-use teechain_enclave::{Enclave, EnclaveAttestation, EnclaveBoot, EnclaveError, EnclaveHandle, EnclaveProcess};
+use teechain_enclave::{
+    Enclave, EnclaveAddress, EnclaveAttestation, EnclaveBoot, EnclaveCommand, EnclaveError, EnclaveHandle,
+    EnclaveProcess, Transport,
+};
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::identity::Role;
 use teechain_types::sha256;
@@ -25,22 +29,34 @@ fn in_process(net: &TestNet) -> Under {
     Under { handle: EnclaveHandle::in_process(Enclave::new(net.config("org1")).unwrap()), process: None, _dir: None }
 }
 
-fn separate_process(net: &TestNet) -> Under {
+fn separate_process(net: &TestNet, transport: Transport) -> Under {
     let dir = tempfile::tempdir().unwrap();
     let boot = EnclaveBoot::from_config(&net.config("org1")).unwrap();
-    let (handle, process) = EnclaveHandle::spawn_process(Path::new(EXE), &boot, dir.path()).unwrap();
+    let command = EnclaveCommand { exe: EXE.into(), transport, launcher: Vec::new() };
+    let (handle, process) = EnclaveHandle::spawn(&command, &boot, dir.path()).unwrap();
     // The boot file is gone once the enclave has read it.
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(left.len(), 1, "only the socket remains: {left:?}");
+    let sockets = usize::from(transport == Transport::Unix);
+    assert_eq!(left.len(), sockets, "only the socket remains: {left:?}");
+    match (transport, process.address()) {
+        (Transport::Tcp, Some(EnclaveAddress::Tcp(a))) => assert!(a.ip().is_loopback() && a.port() != 0),
+        (Transport::Unix, Some(EnclaveAddress::Unix(p))) => assert!(p.starts_with(dir.path())),
+        other => panic!("listens at {other:?}"),
+    }
     Under { handle, process: Some(process), _dir: Some(dir) }
 }
 
 /// Runs `test` against a fresh enclave in each mode.
 fn each_mode(test: impl Fn(&TestNet, &EnclaveHandle)) {
     let net = TestNet::new();
-    for (mode, under) in [("in-process", in_process(&net)), ("separate process", separate_process(&net))] {
+    let modes = [
+        ("in-process", in_process(&net)),
+        ("separate process, Unix socket", separate_process(&net, Transport::Unix)),
+        ("separate process, loopback TCP", separate_process(&net, Transport::Tcp)),
+    ];
+    for (mode, under) in modes {
         eprintln!("mode: {mode}");
-        assert_eq!(under.handle.socket().is_some(), under.process.is_some());
+        assert_eq!(under.handle.address().is_some(), under.process.is_some());
         test(&net, &under.handle);
     }
 }
@@ -177,7 +193,7 @@ fn concurrent_endorsements_all_succeed() {
 #[test]
 fn a_killed_enclave_process_is_unavailable_not_a_hang() {
     let net = TestNet::new();
-    let mut under = separate_process(&net);
+    let mut under = separate_process(&net, Transport::Tcp);
     let enclave = &under.handle;
     enclave.install(teechain_contracts::TESTBED.to_vec()).unwrap();
     let alice = net.identity("org1", "alice", Role::Client);
@@ -193,8 +209,8 @@ fn a_killed_enclave_process_is_unavailable_not_a_hang() {
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     assert!(matches!(under.handle.info(), Err(EnclaveError::Unavailable(_))));
     // Connecting anew fails the same way.
-    let socket = under.process.as_ref().unwrap().socket().to_path_buf();
-    assert!(matches!(EnclaveHandle::connect(&socket), Err(EnclaveError::Unavailable(_))));
+    let address = under.process.as_ref().unwrap().address().unwrap().clone();
+    assert!(matches!(EnclaveHandle::connect(&address), Err(EnclaveError::Unavailable(_))));
 }
 
 #[test]
@@ -225,10 +241,11 @@ fn the_enclave_process_exits_when_its_host_goes_away() {
         .arg("--boot")
         .arg(&boot)
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while EnclaveHandle::connect(&socket).is_err() {
+    while EnclaveHandle::connect(&EnclaveAddress::Unix(socket.clone())).is_err() {
         assert!(Instant::now() < deadline, "the enclave did not listen");
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -181,12 +181,24 @@ pub struct NodeFile {
     /// the running `teechain` binary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enclave_exe: Option<PathBuf>,
+    /// What the enclave process listens on: `unix` (default) or `tcp` (loopback, a port
+    /// the system chooses; needed under Gramine).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub enclave_transport: teechain_enclave::Transport,
+    /// A program (and its arguments) to run the enclave executable under, e.g.
+    /// `["gramine-sgx"]` with `enclave_exe` the manifest's name (`teechain-enclave`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enclave_launcher: Vec<String>,
     /// The platform the enclave runs on.
     #[serde(default = "default_platform", with = "platform_name")]
     pub platform: teechain_attestation::Platform,
     /// The virtual platform key file (default: [`default_platform_key_path`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtual_platform_key: Option<PathBuf>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 fn default_platform() -> teechain_attestation::Platform {
@@ -218,6 +230,8 @@ impl NodeFile {
             transient_retention_blocks: default_transient_retention(),
             enclave,
             enclave_exe: None,
+            enclave_transport: Default::default(),
+            enclave_launcher: Vec::new(),
             platform: default_platform(),
             virtual_platform_key: None,
         }

@@ -77,11 +77,9 @@ pub struct EnclaveSettings {
 pub enum EnclaveBackend {
     /// In the node's process.
     InProcess,
-    /// As the `exe` process (`teechain-enclave`) behind a Unix socket in the data directory.
-    Process {
-        /// The enclave executable.
-        exe: PathBuf,
-    },
+    /// As its own process (`teechain-enclave`), behind a Unix socket in the data
+    /// directory or a loopback TCP port, possibly under a launcher (`gramine-sgx`).
+    Process(teechain_enclave::EnclaveCommand),
 }
 
 impl Peer {
@@ -115,10 +113,11 @@ impl Peer {
             EnclaveBackend::InProcess => {
                 (EnclaveHandle::in_process(Enclave::new(config).map_err(NodeError::Invalid)?), None)
             }
-            EnclaveBackend::Process { exe } => {
+            EnclaveBackend::Process(command) => {
                 let boot = EnclaveBoot::from_config(&config).map_err(|e| NodeError::Invalid(e.to_string()))?;
-                let (handle, process) = EnclaveHandle::spawn_process(exe, &boot, &dir)?;
-                tracing::info!(pid = process.id(), socket = %process.socket().display(), "enclave process started");
+                let (handle, process) = EnclaveHandle::spawn(command, &boot, &dir)?;
+                let address = process.address().map(ToString::to_string).unwrap_or_default();
+                tracing::info!(pid = process.id(), %address, "enclave process started");
                 (handle, Some(process))
             }
         };

@@ -229,7 +229,7 @@ impl NodeService {
                 enclave
                     .as_ref()
                     .map_or("unknown (the enclave does not answer)".to_string(), |e| e.platform.to_string()),
-                match self.peer.enclave().socket() {
+                match self.peer.enclave().address() {
                     Some(_) => "enclave in its own process",
                     None => "enclave in-process",
                 }
@@ -512,12 +512,16 @@ impl NodeSetup {
         })?;
         let backend = match nf.enclave {
             EnclaveMode::InProcess => EnclaveBackend::InProcess,
-            EnclaveMode::Process => EnclaveBackend::Process {
+            EnclaveMode::Process => EnclaveBackend::Process(teechain_enclave::EnclaveCommand {
                 exe: match nf.enclave_exe {
+                    // A launcher finds the executable itself (Gramine by manifest name).
+                    Some(exe) if !nf.enclave_launcher.is_empty() => exe,
                     Some(exe) => base.join(exe),
                     None => default_enclave_exe()?,
                 },
-            },
+                transport: nf.enclave_transport,
+                launcher: nf.enclave_launcher,
+            }),
         };
         let enclave = EnclaveSettings {
             backend,
@@ -685,4 +689,46 @@ fn resolve(address: &str) -> Result<std::net::SocketAddr, NodeError> {
         .map_err(|e| NodeError::Invalid(format!("address {address}: {e}")))?
         .next()
         .ok_or_else(|| NodeError::Invalid(format!("address {address} resolves to nothing")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teechain_enclave::{EnclaveCommand, Transport};
+
+    /// node.json for an SGX enclave: run by a launcher, on loopback TCP.
+    #[test]
+    fn node_json_names_the_enclave_transport_and_launcher() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let orgs = ["org1".to_string(), "org2".to_string()];
+        crate::config::init_network(dir.path(), "ch", &orgs).expect("init");
+        let node_file = dir.path().join("nodes/peer0.org1/node.json");
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&node_file).expect("read")).expect("json");
+        json["enclave"] = "process".into();
+        json["enclave_transport"] = "tcp".into();
+        json["enclave_launcher"] = serde_json::json!(["gramine-sgx"]);
+        json["enclave_exe"] = "teechain-enclave".into();
+        std::fs::write(&node_file, json.to_string()).expect("write");
+        let setup = NodeSetup::load(&node_file).expect("load");
+        let expected = EnclaveCommand {
+            exe: "teechain-enclave".into(),
+            transport: Transport::Tcp,
+            launcher: vec!["gramine-sgx".into()],
+        };
+        assert_eq!(setup.enclave.backend, EnclaveBackend::Process(expected));
+        // The default: a Unix socket, no launcher.
+        json["enclave_transport"] = "unix".into();
+        json.as_object_mut().expect("object").remove("enclave_launcher");
+        json["enclave_exe"] = "bin/teechain-enclave".into();
+        std::fs::write(&node_file, json.to_string()).expect("write");
+        let EnclaveBackend::Process(command) = NodeSetup::load(&node_file).expect("load").enclave.backend else {
+            panic!("a process backend")
+        };
+        assert_eq!((command.transport, command.launcher.len()), (Transport::Unix, 0));
+        assert!(command.exe.ends_with("nodes/peer0.org1/bin/teechain-enclave"), "{}", command.exe.display());
+        json["enclave_transport"] = "carrier-pigeon".into();
+        std::fs::write(&node_file, json.to_string()).expect("write");
+        assert!(NodeSetup::load(&node_file).is_err());
+    }
 }
