@@ -564,7 +564,11 @@ async fn keep_keys(
                 match service.submit(tx).await {
                     Ok(o) if o.code.is_valid() => {
                         tracing::info!(block = o.block, "distributed the {what}");
-                        distributed = true;
+                        // Look for more work only once this node has applied the block,
+                        // or it would make the same key again.
+                        let mut height = service.height.clone();
+                        let applied = height.wait_for(|h| *h > o.block);
+                        distributed = tokio::time::timeout(Duration::from_secs(2), applied).await.is_ok();
                         Ok(())
                     }
                     Ok(o) => Err(format!("distributing the {what}: {}", o.code)),
