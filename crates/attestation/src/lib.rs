@@ -24,10 +24,12 @@
 //! obtains a quote also obtains its collateral (from a PCCS) and ships both.
 
 mod error;
+mod key_record;
 mod sgx;
 mod virtual_platform;
 
 pub use error::AttestationError;
+pub use key_record::verify_key_record;
 pub use sgx::{verify_sgx, SgxCollateral, SgxEvidence, SgxMeasurement, SgxPolicy, SgxReport, TcbStatus};
 pub use virtual_platform::{
     verify_virtual, PlatformKey, PlatformPublicKey, VirtualEvidence, VirtualReport, INSECURE_NOTICE,

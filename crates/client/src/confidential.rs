@@ -7,7 +7,7 @@
 //! the response key.
 
 use crate::{Client, ClientError, Committed};
-use teechain_attestation::{AttestationPolicy, Evidence, Platform};
+use teechain_attestation::{AttestationPolicy, Platform};
 use teechain_crypto::{hpke_seal, DataKey, HpkePublicKey};
 use teechain_node::rpc::ChaincodeKey as KeyOnLedger;
 use teechain_node::{Gateway, NodeError};
@@ -82,26 +82,13 @@ pub fn verify_chaincode_key(
     if record.scope != (KeyScope::Chaincode { namespace: chaincode.to_string() }) {
         return Err(untrusted(format!("the record is the {}", record.scope)));
     }
-    let keys = maker.registration.keys;
-    if keys.id() != record.made_by {
-        return Err(untrusted("the enclave offered is not the one that made the key".into()));
-    }
-    let evidence: Evidence = decode(&maker.registration.evidence, Limits::RECORD)
-        .map_err(|e| untrusted(format!("the enclave's evidence does not decode: {e}")))?;
-    let expected = teechain_attestation::report_data(channel, &keys.keys_hash());
-    let verified = teechain_attestation::verify(&evidence, &expected, policy, now_unix)
-        .map_err(|e| untrusted(format!("the enclave's evidence does not verify: {e}")))?;
-    let signing = teechain_crypto::VerifyingKey::from_bytes(&keys.signing_key)
-        .map_err(|_| untrusted("the enclave's signing key is not usable".into()))?;
-    let first = record.first_distribution();
-    teechain_crypto::verify(&signing, &first.statement(channel).0, &first.signature)
-        .map_err(|_| untrusted("the enclave's signature over the key does not verify".into()))?;
-    let public_key = record.public_key.ok_or_else(|| untrusted("the record has no public key".into()))?;
+    let (public_key, verified) =
+        teechain_attestation::verify_key_record(channel, record, maker, policy, now_unix).map_err(untrusted)?;
     Ok(ChaincodeKey {
         chaincode: chaincode.to_string(),
         epoch: record.epoch,
         public_key: HpkePublicKey(public_key),
-        enclave: keys.id(),
+        enclave: record.made_by,
         platform: verified.platform,
         measurement: verified.measurement,
     })
