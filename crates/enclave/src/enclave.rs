@@ -19,9 +19,7 @@ use teechain_types::chaincode::{
 };
 use teechain_types::chaincode::{ChaincodeResponse, StateSealing, StateSealingKey};
 use teechain_types::codec::{decode, encode, Limits};
-use teechain_types::collection::{
-    implicit_collection_org, CollectionAccess, CollectionSealing, HashedValue, PrivateValue, TxPrivateData,
-};
+use teechain_types::collection::{CollectionAccess, CollectionSealing, HashedValue, PrivateValue, TxPrivateData};
 use teechain_types::enclave::RegisteredEnclave;
 use teechain_types::hash::Signature;
 use teechain_types::keys::{
@@ -583,10 +581,7 @@ impl StateView for OcallState<'_> {
         if namespace != scope.namespace {
             return Ok(None);
         }
-        if implicit_collection_org(collection).is_some_and(|org| !scope.channel.contains_org(org)) {
-            return Ok(None);
-        }
-        let Some(config) = scope.def.collection(collection) else {
+        let Some(config) = scope.def.channel_collection(collection, |org| scope.channel.contains_org(org)) else {
             return Ok(None);
         };
         let members = config.members();

@@ -23,7 +23,7 @@ use teechain_attestation::{AttestationPolicy, Evidence, MAX_EVIDENCE_BYTES};
 use teechain_crypto::{BatchVerifier, Msp, VerifiedIdentity};
 use teechain_types::chaincode::{ChaincodeDefinition, HistoryEntry};
 use teechain_types::codec::{decode, encode, Limits};
-use teechain_types::collection::{implicit_collection_org, CollectionConfig, HashedValue};
+use teechain_types::collection::{CollectionConfig, HashedValue};
 use teechain_types::enclave::{enclave_state_key, EnclaveRegistration, RegisteredEnclave, ENCLAVE_NAMESPACE};
 use teechain_types::hash::Signature;
 use teechain_types::keys::{
@@ -426,10 +426,7 @@ impl BlockValidator {
             {
                 return None;
             }
-            if implicit_collection_org(&c.collection).is_some_and(|org| !self.msp.contains_org(org)) {
-                return None;
-            }
-            configs.push(def.collection(&c.collection)?);
+            configs.push(self.collection_config(def, &c.collection)?);
         }
         Some(configs)
     }
@@ -685,10 +682,7 @@ impl BlockValidator {
 
     /// A collection of `def` (declared, or the implicit one of a channel organisation).
     fn collection_config(&self, def: &ChaincodeDefinition, collection: &str) -> Option<CollectionConfig> {
-        if implicit_collection_org(collection).is_some_and(|org| !self.msp.contains_org(org)) {
-            return None;
-        }
-        def.collection(collection)
+        def.channel_collection(collection, |org| self.msp.contains_org(org))
     }
 
     fn policy(&self, text: &str) -> Option<Arc<EndorsementPolicy>> {

@@ -16,7 +16,7 @@ use teechain_ledger::lifecycle;
 use teechain_ledger::{BlockOutcome, BlockValidator, Ledger};
 use teechain_types::chaincode::{ChaincodeDefinition, ChaincodeResponse};
 use teechain_types::codec::{decode, Limits};
-use teechain_types::collection::{implicit_collection_org, CollectionConfig, TxPrivateData};
+use teechain_types::collection::{CollectionConfig, TxPrivateData};
 use teechain_types::enclave::{enclave_state_key, RegisteredEnclave, ENCLAVE_NAMESPACE};
 use teechain_types::keys::{key_state_key, rotation_state_key, KeyDistribution, KeyRecord, KeyScope, KEYS_NAMESPACE};
 use teechain_types::state::StateView;
@@ -405,10 +405,7 @@ impl Peer {
         let Some(def) = self.definition(namespace)? else {
             return Ok(None);
         };
-        if implicit_collection_org(collection).is_some_and(|org| !self.validator.msp().contains_org(org)) {
-            return Ok(None);
-        }
-        Ok(def.collection(collection))
+        Ok(def.channel_collection(collection, |org| self.validator.msp().contains_org(org)))
     }
 
     /// The part of `data` for the collections `org` is a member of, if any.

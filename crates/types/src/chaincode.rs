@@ -168,6 +168,15 @@ impl ChaincodeDefinition {
         }
         self.collections.iter().find(|c| c.name == name).cloned()
     }
+
+    /// [`ChaincodeDefinition::collection`] on a channel: an implicit collection exists
+    /// only for an organisation `is_channel_org` accepts.
+    pub fn channel_collection(&self, name: &str, is_channel_org: impl Fn(&str) -> bool) -> Option<CollectionConfig> {
+        if implicit_collection_org(name).is_some_and(|org| !is_channel_org(org)) {
+            return None;
+        }
+        self.collection(name)
+    }
 }
 
 /// Chaincode names reserved for the system.

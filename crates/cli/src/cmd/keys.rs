@@ -16,15 +16,8 @@ pub(crate) enum KeysCommand {
     /// admin of a member organisation), and wait until the enclaves have made and shared
     /// it. New calls, sealed state and private values use it; older epochs stay readable.
     Rotate {
-        /// Network directory.
-        #[arg(long)]
-        dir: PathBuf,
-        /// The chaincode.
-        #[arg(long)]
-        chaincode: String,
-        /// A collection of the chaincode: rotate its data key instead.
-        #[arg(long)]
-        collection: Option<String>,
+        #[command(flatten)]
+        key: KeyArgs,
         /// The organisation whose admin asks.
         #[arg(long, default_value = "org1")]
         org: String,
@@ -32,31 +25,42 @@ pub(crate) enum KeysCommand {
     /// Show the latest epoch of a chaincode's key (or of a collection's data key) and
     /// the enclaves holding it.
     Show {
-        /// Network directory.
-        #[arg(long)]
-        dir: PathBuf,
-        /// The chaincode.
-        #[arg(long)]
-        chaincode: String,
-        /// A collection of the chaincode: show its data key instead.
-        #[arg(long)]
-        collection: Option<String>,
+        #[command(flatten)]
+        key: KeyArgs,
     },
 }
 
-fn scope_of(chaincode: &str, collection: Option<String>) -> KeyScope {
-    match collection {
-        None => KeyScope::Chaincode { namespace: chaincode.to_string() },
-        Some(collection) => KeyScope::Collection { namespace: chaincode.to_string(), collection },
+/// Which key, in which network.
+#[derive(clap::Args)]
+pub(crate) struct KeyArgs {
+    /// Network directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The chaincode.
+    #[arg(long)]
+    chaincode: String,
+    /// A collection of the chaincode: its data key instead of the chaincode's key.
+    #[arg(long)]
+    collection: Option<String>,
+}
+
+impl KeyArgs {
+    fn scope(&self) -> KeyScope {
+        let namespace = self.chaincode.clone();
+        match &self.collection {
+            None => KeyScope::Chaincode { namespace },
+            Some(collection) => KeyScope::Collection { namespace, collection: collection.clone() },
+        }
     }
 }
 
 pub(crate) fn run(cmd: KeysCommand, out: &Output) -> Result<()> {
     match cmd {
-        KeysCommand::Rotate { dir, chaincode, collection, org } => {
-            let (conn, _) = Connection::open(&dir, &org, "admin")?;
+        KeysCommand::Rotate { key, org } => {
+            let (conn, _) = Connection::open(&key.dir, &org, "admin")?;
             let gw = conn.gateway();
-            let scope = scope_of(&chaincode, collection.clone());
+            let scope = key.scope();
+            let KeyArgs { dir, chaincode, collection } = key;
             let before = gw.latest_key(&scope)?.with_context(|| format!("the {scope} is not made yet"))?.0.epoch;
             let channel = NetworkConfig::load(&dir)?.channel.channel;
             let admin = load_identity(&user_dir(&dir, &org, "admin"), &org)?;
@@ -88,9 +92,10 @@ pub(crate) fn run(cmd: KeysCommand, out: &Output) -> Result<()> {
             );
             Ok(())
         }
-        KeysCommand::Show { dir, chaincode, collection } => {
-            let (conn, _) = Connection::open(&dir, "org1", "client")?;
-            let scope = scope_of(&chaincode, collection.clone());
+        KeysCommand::Show { key } => {
+            let (conn, _) = Connection::open(&key.dir, "org1", "client")?;
+            let scope = key.scope();
+            let KeyArgs { chaincode, collection, .. } = key;
             let (record, maker) =
                 conn.gateway().latest_key(&scope)?.with_context(|| format!("the {scope} is not made yet"))?;
             out.result(
