@@ -109,8 +109,9 @@ fn bid(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
         Ok(a) if a > 0 => a,
         _ => refuse!("the amount must be a positive integer"),
     };
-    let sealed = stub.seal(&amount.to_le_bytes())?;
-    stub.put_state(format!("{}{bidder}", bid_prefix(name)).as_bytes(), &sealed);
+    let key = format!("{}{bidder}", bid_prefix(name));
+    let sealed = stub.seal(key.as_bytes(), &amount.to_le_bytes())?;
+    stub.put_state(key.as_bytes(), &sealed);
     let hash = sha256(&sealed);
     Ok(format!(
         "{{\"auction\":{},\"bidder\":{},\"bid_hash\":\"{}\"}}",
@@ -144,7 +145,7 @@ fn end(stub: &mut Stub, inv: &Invocation) -> Result<Vec<u8>, Refusal> {
     let mut best: Option<(String, u64)> = None;
     for (key, sealed) in &bids {
         let bidder = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-        let plain = stub.open(sealed)?;
+        let plain = stub.open(key, sealed)?;
         let amount = u64::from_le_bytes(plain.as_slice().try_into().map_err(|_| Refusal::new("corrupt sealed bid"))?);
         if best.as_ref().is_none_or(|(_, b)| amount > *b) {
             best = Some((bidder, amount));

@@ -16,7 +16,7 @@ fn load(stub: &mut Stub, account: &str) -> Result<u64, Refusal> {
     let Some(sealed) = stub.get_state(&key(account)) else {
         refuse!("unknown account {account}");
     };
-    let plain = stub.open(&sealed)?;
+    let plain = stub.open(&key(account), &sealed)?;
     match <[u8; 8]>::try_from(plain.as_slice()) {
         Ok(b) => Ok(u64::from_le_bytes(b)),
         Err(_) => refuse!("the sealed balance of {account} is corrupt"),
@@ -24,7 +24,7 @@ fn load(stub: &mut Stub, account: &str) -> Result<u64, Refusal> {
 }
 
 fn store(stub: &mut Stub, account: &str, balance: u64) -> Result<(), Refusal> {
-    let sealed = stub.seal(&balance.to_le_bytes())?;
+    let sealed = stub.seal(&key(account), &balance.to_le_bytes())?;
     stub.put_state(&key(account), &sealed);
     Ok(())
 }

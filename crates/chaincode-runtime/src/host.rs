@@ -328,11 +328,12 @@ fn transient_get(mut caller: Ctx<'_, '_>, name_ptr: i32, name_len: i32) -> HostR
 }
 
 /// Domain of the additional data of sealed state.
-const SEALED_STATE_AAD: &[u8] = b"teechain/sealed-state/v1";
+const SEALED_STATE_AAD: &[u8] = b"teechain/sealed-state/v2";
 
-/// The additional data of a value sealed under `epoch` on `channel`.
-fn sealed_state_aad(channel: &str, epoch: u32) -> Vec<u8> {
-    encode(&(SEALED_STATE_AAD, channel, epoch))
+/// The additional data of a value sealed under `epoch` for `key` of chaincode `namespace`
+/// on `channel`: a ciphertext copied to another key, chaincode or channel does not open.
+fn sealed_state_aad(channel: &str, namespace: &str, key: &[u8], epoch: u32) -> Vec<u8> {
+    encode(&(SEALED_STATE_AAD, channel, namespace, key, epoch))
 }
 
 /// A refusal the guest sees as [`HOST_ERROR`] with `message`.
@@ -341,23 +342,33 @@ fn refuse_call(c: &mut Ctx<'_, '_>, message: String) -> Result<i32, RuntimeError
     Ok(HOST_ERROR)
 }
 
-/// Seals a value with the chaincode's state key: `epoch (u32 BE) ‖ nonce ‖ AES-256-GCM`.
-/// The nonce comes from the transaction id, a counter and the value, so endorsers agree.
-fn state_seal(mut caller: Ctx<'_, '_>, ptr: i32, len: i32) -> HostResult<i32> {
+/// Seals a value for `key` with the chaincode's state key:
+/// `epoch (u32 BE) ‖ nonce ‖ AES-256-GCM(padded value)`, the value padded to its size
+/// bucket. The nonce comes from the nonce key (not the encryption key), the transaction
+/// id, a counter, the key and the value, so endorsers agree.
+fn state_seal(mut caller: Ctx<'_, '_>, key_ptr: i32, key_len: i32, ptr: i32, len: i32) -> HostResult<i32> {
     guard(&mut caller, |c| {
         enter(c)?;
+        let key = read_guest(c, key_ptr, key_len, MAX_KEY_BYTES, "key of the sealed value")?;
         let plain = read_guest(c, ptr, len, MAX_VALUE_BYTES, "value to seal")?;
         let state = c.data_mut();
         let Some(k) = state.ctx.sealing.as_ref().and_then(|s| s.current()).cloned() else {
             return refuse_call(c, "this chaincode has no key to seal state with (yet)".into());
         };
-        let key = teechain_crypto::DataKey::from_bytes(k.key);
         let n = state.sealed;
         state.sealed += 1;
         // The plaintext is part of the nonce's derivation: a host that replays a proposal
         // against other state gets other values sealed, and they must not share a nonce.
-        let nonce = key.derive_nonce(&[b"state", &state.ctx.tx_id.0, &n.to_be_bytes(), &plain]);
-        let ct = key.seal(&nonce, &sealed_state_aad(&state.ctx.channel, k.epoch), &plain);
+        let nonce = teechain_crypto::DataKey::from_bytes(k.nonce_key).derive_nonce(&[
+            b"state",
+            &state.ctx.tx_id.0,
+            &n.to_be_bytes(),
+            &key,
+            &plain,
+        ]);
+        let aad = sealed_state_aad(&state.ctx.channel, state.sim.namespace(), &key, k.epoch);
+        let padded = zeroize::Zeroizing::new(teechain_crypto::padding::pad(&plain));
+        let ct = teechain_crypto::DataKey::from_bytes(k.key).seal(&nonce, &aad, &padded);
         let mut out = Vec::with_capacity(4 + 12 + ct.len());
         out.extend_from_slice(&k.epoch.to_be_bytes());
         out.extend_from_slice(&nonce);
@@ -366,28 +377,39 @@ fn state_seal(mut caller: Ctx<'_, '_>, ptr: i32, len: i32) -> HostResult<i32> {
     })
 }
 
-/// Opens a value [`state_seal`] made.
-fn state_open(mut caller: Ctx<'_, '_>, ptr: i32, len: i32) -> HostResult<i32> {
+/// Opens a value [`state_seal`] made for `key`.
+fn state_open(mut caller: Ctx<'_, '_>, key_ptr: i32, key_len: i32, ptr: i32, len: i32) -> HostResult<i32> {
     guard(&mut caller, |c| {
         enter(c)?;
+        let key = read_guest(c, key_ptr, key_len, MAX_KEY_BYTES, "key of the sealed value")?;
         let sealed = read_guest(c, ptr, len, MAX_VALUE_BYTES, "sealed value")?;
         let state = c.data();
         let Some(sealing) = state.ctx.sealing.clone() else {
             return refuse_call(c, "this chaincode has no key to open sealed state with (yet)".into());
         };
-        if sealed.len() < 16 {
+        let Some((epoch, rest)) = sealed.split_first_chunk::<4>() else {
             return refuse_call(c, "not a sealed value".into());
-        }
-        let epoch = u32::from_be_bytes([sealed[0], sealed[1], sealed[2], sealed[3]]);
+        };
+        let Some((nonce, ct)) = rest.split_first_chunk::<12>() else {
+            return refuse_call(c, "not a sealed value".into());
+        };
+        let epoch = u32::from_be_bytes(*epoch);
         let Some(k) = sealing.epoch(epoch).cloned() else {
             return refuse_call(c, format!("the value is sealed under key epoch {epoch}, which this enclave lacks"));
         };
-        let mut nonce = [0u8; 12];
-        nonce.copy_from_slice(&sealed[4..16]);
-        let key = teechain_crypto::DataKey::from_bytes(k.key);
-        match key.open(&nonce, &sealed_state_aad(&state.ctx.channel, epoch), &sealed[16..]) {
-            Ok(plain) => stage(c, plain),
-            Err(_) => refuse_call(c, "the sealed value does not open: altered, or sealed by another chaincode".into()),
+        let aad = sealed_state_aad(&state.ctx.channel, state.sim.namespace(), &key, epoch);
+        let opened =
+            teechain_crypto::DataKey::from_bytes(k.key).open(nonce, &aad, ct).ok().map(zeroize::Zeroizing::new);
+        match opened.as_deref().map(|p| teechain_crypto::padding::unpad(p)) {
+            Some(Ok(plain)) => {
+                let plain = plain.to_vec();
+                stage(c, plain)
+            }
+            _ => refuse_call(
+                c,
+                "the sealed value does not open: altered, moved from another key, or sealed by another chaincode"
+                    .into(),
+            ),
         }
     })
 }
@@ -664,9 +686,7 @@ impl HostFn {
         match self {
             HostFn::ResultLen | HostFn::Caller | HostFn::TxId => (&[], &[I32]),
             HostFn::ResultRead => (&[I32], &[]),
-            HostFn::StateGet | HostFn::StateHistory | HostFn::TransientGet | HostFn::StateSeal | HostFn::StateOpen => {
-                (&[I32, I32], &[I32])
-            }
+            HostFn::StateGet | HostFn::StateHistory | HostFn::TransientGet => (&[I32, I32], &[I32]),
             HostFn::StatePut | HostFn::SetEvent => (&[I32, I32, I32, I32], &[]),
             HostFn::StateDel | HostFn::Panic => (&[I32, I32], &[]),
             HostFn::StateRange
@@ -674,7 +694,9 @@ impl HostFn {
             | HostFn::PrivateDel
             | HostFn::PrivateHash
             | HostFn::PrivatePurge
-            | HostFn::PrivateOpening => (&[I32, I32, I32, I32], &[I32]),
+            | HostFn::PrivateOpening
+            | HostFn::StateSeal
+            | HostFn::StateOpen => (&[I32, I32, I32, I32], &[I32]),
             HostFn::TimestampMs => (&[], &[I64]),
             HostFn::PrivatePut | HostFn::PrivateRange => (&[I32, I32, I32, I32, I32, I32], &[I32]),
         }

@@ -44,7 +44,8 @@ pub const PRIVATE_WRITE_OVERHEAD: usize = 96;
 /// - Writes are buffered; a read after a write of the same key returns the pending value
 ///   (read-your-writes) and records nothing.
 /// - A range query records a [`RangeRead`] whose digest covers the committed
-///   `(key, version)` pairs, and returns those merged with the pending writes.
+///   `(key, version, value hash)` triples, and returns those merged with the pending
+///   writes.
 /// - Private data (crate-internal methods, used by the host functions) is recorded the
 ///   same way as hashed reads and writes per collection, in
 ///   [`ReadWriteSet::private`]; the values and blinding factors of private writes are
@@ -78,6 +79,11 @@ impl<'a> TxSimulator<'a> {
             collections: BTreeMap::new(),
             private: BTreeMap::new(),
         }
+    }
+
+    /// The chaincode namespace it simulates.
+    pub fn namespace(&self) -> &str {
+        self.namespace
     }
 
     /// Bytes written so far: keys and values of pending writes, public and private (a
@@ -145,7 +151,7 @@ impl<'a> TxSimulator<'a> {
         }
         // The ledger's validator re-runs the query and compares this digest, so it covers
         // exactly the committed keys, whatever this invocation wrote.
-        let digest = range_digest(committed.iter().map(|(k, v)| (k.as_slice(), v.version)));
+        let digest = range_digest(committed.iter().map(|(k, v)| (k.as_slice(), v)));
         self.range_reads.push(RangeRead { start: start.to_vec(), end: end.to_vec(), results_digest: digest });
 
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();

@@ -567,14 +567,18 @@ fn range_merges_pending_writes_and_digests_committed_versions() {
     assert_eq!(sim.rwset.range_reads.len(), 1);
     let rr = &sim.rwset.range_reads[0];
     assert_eq!((rr.start.as_slice(), rr.end.as_slice()), (&b"a"[..], &b"b"[..]));
-    assert_eq!(rr.results_digest, range_digest([(&b"a1"[..], v(1, 0)), (b"a2", v(1, 1)), (b"a3", v(2, 0))]));
+    let vv = |value: &[u8], version| VersionedValue { value: value.to_vec(), version };
+    let (a1, a2, a3, b1) = (vv(b"v1", v(1, 0)), vv(b"v2", v(1, 1)), vv(b"v3", v(2, 0)), vv(b"out", v(2, 1)));
+    assert_eq!(rr.results_digest, range_digest([(&b"a1"[..], &a1), (b"a2", &a2), (b"a3", &a3)]));
+    // The digest binds values too: the same keys and versions with another value differ.
+    assert_ne!(rr.results_digest, range_digest([(&b"a1"[..], &a1), (b"a2", &vv(b"v0", v(1, 1))), (b"a3", &a3)]));
     assert!(sim.rwset.reads.is_empty());
 
     // Unbounded end.
     let sim = run_ok(&state, "range", &[b"a3", b""]);
     let results: Vec<(Vec<u8>, Vec<u8>)> = decode(&sim.response.payload, Limits::RECORD).unwrap();
     assert_eq!(results.len(), 2);
-    assert_eq!(sim.rwset.range_reads[0].results_digest, range_digest([(&b"a3"[..], v(2, 0)), (b"b1", v(2, 1))]));
+    assert_eq!(sim.rwset.range_reads[0].results_digest, range_digest([(&b"a3"[..], &a3), (b"b1", &b1)]));
 }
 
 #[test]

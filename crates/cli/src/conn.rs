@@ -17,7 +17,7 @@ pub(crate) enum Connection {
     /// Every node in this process.
     Local(Box<LocalNetwork>),
     /// The running nodes.
-    Remote { gateway: Box<RemoteGateway>, dir: std::path::PathBuf, config: NetworkConfig },
+    Remote { gateway: Box<RemoteGateway>, dir: std::path::PathBuf, config: Box<NetworkConfig> },
 }
 
 impl Connection {
@@ -35,7 +35,10 @@ impl Connection {
                 config.nodes.iter().filter(|n| n.org == org).map(|n| n.gateway_address.clone()).collect();
             addresses.extend(config.nodes.iter().filter(|n| n.org != org).map(|n| n.gateway_address.clone()));
             let gateway = RemoteGateway::connect(addresses, tls)?;
-            Ok((Connection::Remote { gateway: Box::new(gateway), dir: dir.to_path_buf(), config }, client))
+            Ok((
+                Connection::Remote { gateway: Box::new(gateway), dir: dir.to_path_buf(), config: Box::new(config) },
+                client,
+            ))
         } else {
             Ok((Connection::Local(Box::new(LocalNetwork::open(dir)?)), client))
         }

@@ -82,8 +82,11 @@ fn copy_ledger(src: &Path) -> (tempfile::TempDir, Ledger) {
     (dir, ledger)
 }
 
+/// The next block, timed at its first transaction's proposal (within the channel's
+/// window of every one of them).
 fn next_block(ledger: &Ledger, txs: &[Transaction]) -> Block {
-    Block::new(ledger.height(), ledger.last_hash(), 1, txs.to_vec())
+    let time = txs.first().map_or(1, |t| t.payload.header.timestamp_ms);
+    Block::new(ledger.height(), ledger.last_hash(), time, txs.to_vec())
 }
 
 fn bench(c: &mut Criterion) {

@@ -8,6 +8,9 @@ mod collections;
 mod confidential;
 /// A fresh network directory with a deployed chaincode, shared by the tests.
 mod fixture;
+/// A malicious host against its own enclave: forged reads, planted keys, moved
+/// ciphertexts, shifted time.
+mod host_attacks;
 /// Lifecycle: approvals, majority, upgrade, uncommitted chaincode refused.
 mod lifecycle;
 /// The payment chaincode: the transfer scenario and every refusal.

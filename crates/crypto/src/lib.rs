@@ -26,6 +26,7 @@ mod ca;
 mod cert;
 mod hpke;
 mod msp;
+pub mod padding;
 mod sign;
 
 pub use aead::{derive_key, DataKey};

@@ -3,8 +3,9 @@
 //! enclaves of member organisations hold the secrets that open.
 
 use crate::enclave::{Enclave, OcallState};
+use crate::protocol::FailureKind;
 use teechain_types::codec::{decode, Limits};
-use teechain_types::collection::CollectionSealing;
+use teechain_types::collection::{CollectionAccess, CollectionSealing};
 use teechain_types::keys::{key_state_key, KeyRecord, KeyScope, KEYS_NAMESPACE};
 use teechain_types::state::{StateError, StateView};
 
@@ -19,16 +20,21 @@ impl Enclave {
         state: &OcallState<'_>,
         namespace: &str,
         collection: &str,
-        member: bool,
+        access: &CollectionAccess,
         derivation: [u8; 32],
     ) -> Result<CollectionSealing, (StateError, bool)> {
         let other = |e: StateError| (e, false);
+        let member = access.node_is_member;
         let scope = KeyScope::Collection { namespace: namespace.to_string(), collection: collection.to_string() };
         let mut secrets = Vec::new();
         let mut latest = None;
         for epoch in 0u32.. {
-            let cached =
-                self.public_keys.read().unwrap_or_else(|p| p.into_inner()).get(&(scope.clone(), epoch)).copied();
+            let cached = self
+                .public_keys
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&(scope.clone(), epoch))
+                .map(|k| k.public_key);
             let held = if member { self.keys.get(&scope, epoch) } else { None };
             let (public_key, secret) = match (cached, held) {
                 (Some(pk), Some(secret)) => (pk, Some(secret)),
@@ -39,22 +45,29 @@ impl Enclave {
                     };
                     let record: KeyRecord = decode(&v.value, Limits::RECORD)
                         .map_err(|e| other(StateError(format!("the {scope} record does not decode: {e}"))))?;
-                    let pk = record
-                        .public_key
-                        .ok_or_else(|| other(StateError(format!("the {scope} (epoch {epoch}) has no public key"))))?;
+                    // Sealed to only once it proves genuine and made by a member's enclave:
+                    // a key the host made up would let it read every value sealed to it.
+                    let verified = self
+                        .verified_public_key(&scope, epoch, &record, state)
+                        .map_err(|(_, e)| other(StateError(e)))?;
+                    if !access.members.contains(&verified.maker_org) {
+                        return Err(other(StateError(format!(
+                            "the {scope} (epoch {epoch}) was made by an enclave of {}, not a member",
+                            verified.maker_org
+                        ))));
+                    }
                     let secret = if member {
-                        Some(self.key(&record).map_err(|(_, e)| {
+                        Some(self.key(&scope, epoch, &record, state).map_err(|(kind, e)| {
                             let e = format!(
                                 "this enclave has not been given the {scope} (epoch {epoch}) yet: {e}; the \
                                  key keepers grant it shortly"
                             );
-                            (StateError(e), true)
+                            (StateError(e), kind == FailureKind::KeyUnavailable)
                         })?)
                     } else {
                         None
                     };
-                    self.public_keys.write().unwrap_or_else(|p| p.into_inner()).insert((scope.clone(), epoch), pk);
-                    (pk, secret)
+                    (verified.public_key, secret)
                 }
             };
             if let Some(secret) = secret {

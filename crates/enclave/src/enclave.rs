@@ -20,7 +20,7 @@ use teechain_types::chaincode::{
 use teechain_types::chaincode::{ChaincodeResponse, StateSealing, StateSealingKey};
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{CollectionAccess, CollectionSealing, HashedValue, PrivateValue, TxPrivateData};
-use teechain_types::enclave::RegisteredEnclave;
+use teechain_types::enclave::{enclave_state_key, RegisteredEnclave, ENCLAVE_NAMESPACE};
 use teechain_types::hash::Signature;
 use teechain_types::keys::{
     invocation_info, key_state_key, sealed_version_key, wrap_info, ConfidentialInput, KeyDistribution, KeyRecord,
@@ -71,11 +71,20 @@ pub struct Enclave {
     code: RwLock<HashMap<Hash32, CompiledChaincode>>,
     attestation_policy: AttestationPolicy,
     pub(crate) keys: KeyStore,
-    /// Public keys of collection key epochs read from the ledger (they never change).
-    pub(crate) public_keys: RwLock<HashMap<(KeyScope, u32), [u8; 32]>>,
+    /// Public keys of key epochs whose records proved genuine (they never change).
+    pub(crate) public_keys: RwLock<HashMap<(KeyScope, u32), VerifiedKey>>,
     /// Set when the sealed key store proved older than the ledger's record: the enclave
     /// then refuses every call but `Info`.
     rolled_back: AtomicBool,
+}
+
+/// A key epoch whose record proved genuine.
+#[derive(Clone, Debug)]
+pub(crate) struct VerifiedKey {
+    /// Its public key.
+    pub(crate) public_key: [u8; 32],
+    /// The organisation that registered the enclave that made it.
+    pub(crate) maker_org: String,
 }
 
 /// File name of the sealed key store inside the enclave's directory.
@@ -206,7 +215,7 @@ impl Enclave {
         host: &dyn Host,
     ) -> Result<EnclaveResponse, Failure> {
         let record = self.key_record(&scope, epoch, host)?;
-        let secret = self.key(&record)?;
+        let secret = self.key(&scope, epoch, &record, &OcallState::public(host))?;
         let wraps = keys::wrap_to(
             &self.channel,
             &self.attestation_policy,
@@ -282,14 +291,75 @@ impl Enclave {
             .map_err(|e| (FailureKind::HostFailure, format!("the {scope} record does not decode: {e}")))
     }
 
-    /// The secret of a key epoch: from memory, or unwrapped from its record.
-    pub(crate) fn key(&self, record: &KeyRecord) -> Result<Zeroizing<[u8; 32]>, Failure> {
+    /// The public key of a key epoch and the organisation of the enclave that made it,
+    /// once its record proves genuine: the record is the one asked for, its maker is a
+    /// registered enclave whose evidence verifies against the channel's policy, and the
+    /// maker's signature over the first distribution verifies. Checked once per epoch
+    /// (the answer is kept), so a host cannot plant a key whose secret it knows.
+    pub(crate) fn verified_public_key(
+        &self,
+        scope: &KeyScope,
+        epoch: u32,
+        record: &KeyRecord,
+        state: &dyn StateView,
+    ) -> Result<VerifiedKey, Failure> {
+        let forged = |why: String| (FailureKind::ForgedKeyRecord, format!("the {scope} (epoch {epoch}) {why}"));
+        if record.scope != *scope || record.epoch != epoch {
+            return Err(forged("was answered with the record of another key".into()));
+        }
+        let known = self.public_keys.read().unwrap_or_else(|p| p.into_inner()).get(&(scope.clone(), epoch)).cloned();
+        if let Some(known) = known {
+            return match record.public_key == Some(known.public_key) {
+                true => Ok(known),
+                false => Err(forged("was answered with a record of another public key".into())),
+            };
+        }
+        let maker = state
+            .get(ENCLAVE_NAMESPACE, &enclave_state_key(&record.made_by))
+            .map_err(|e| (FailureKind::HostFailure, e.to_string()))?
+            .ok_or_else(|| forged("was made by an enclave that is not registered".into()))?;
+        let maker: RegisteredEnclave = decode(&maker.value, Limits::RECORD)
+            .map_err(|e| forged(format!("names a maker whose registration does not decode: {e}")))?;
+        let (public_key, _) = teechain_attestation::verify_key_record(
+            &self.channel,
+            record,
+            &maker,
+            &self.attestation_policy,
+            keys::now_unix(),
+        )
+        .map_err(forged)?;
+        let verified = VerifiedKey { public_key, maker_org: maker.registration.org };
+        self.public_keys.write().unwrap_or_else(|p| p.into_inner()).insert((scope.clone(), epoch), verified.clone());
+        Ok(verified)
+    }
+
+    /// The secret of a key epoch: from memory, or unwrapped from its record once the
+    /// record proves genuine ([`Self::verified_public_key`]) and the secret matches its
+    /// public key (wraps added by grants are not signed in the record).
+    pub(crate) fn key(
+        &self,
+        scope: &KeyScope,
+        epoch: u32,
+        record: &KeyRecord,
+        state: &dyn StateView,
+    ) -> Result<Zeroizing<[u8; 32]>, Failure> {
+        let verified = self.verified_public_key(scope, epoch, record, state)?;
+        let matches = |k: &[u8; 32]| HpkeSecretKey::from_bytes(*k).public_key().0 == verified.public_key;
         if let Some(k) = self.keys.get(&record.scope, record.epoch) {
-            if record.public_key.is_none_or(|pk| HpkeSecretKey::from_bytes(*k).public_key().0 == pk) {
+            if matches(&k) {
                 return Ok(k);
             }
         }
         let k = keys::unwrap(&self.identity, &self.channel, record).map_err(|e| (FailureKind::KeyUnavailable, e))?;
+        if !matches(&k) {
+            return Err((
+                FailureKind::ForgedKeyRecord,
+                format!(
+                    "the {} (epoch {}) wrapped to this enclave is not the key's secret",
+                    record.scope, record.epoch
+                ),
+            ));
+        }
         self.keys.insert(&record.scope, record.epoch, k.clone()).map_err(|e| (FailureKind::HostFailure, e))?;
         Ok(k)
     }
@@ -310,16 +380,20 @@ impl Enclave {
                     let Some(v) = found else { break };
                     let record: KeyRecord = decode(&v.value, Limits::RECORD)
                         .map_err(|e| (FailureKind::HostFailure, format!("the {scope} record does not decode: {e}")))?;
-                    // Not (yet) wrapped to this enclave: seal with what it holds.
-                    match self.key(&record) {
+                    // Not (yet) wrapped to this enclave: seal with what it holds. A record
+                    // that does not prove genuine is the host's, never a key.
+                    match self.key(&scope, epoch, &record, &OcallState::public(host)) {
                         Ok(k) => k,
-                        Err(_) => break,
+                        Err((FailureKind::KeyUnavailable, _)) => break,
+                        Err(e) => return Err(e),
                     }
                 }
             };
             let key =
                 teechain_crypto::derive_key(secret.as_slice(), b"teechain/state-sealing/v1", &[chaincode.as_bytes()]);
-            keys.push(StateSealingKey { epoch, key });
+            let nonce_key =
+                teechain_crypto::derive_key(secret.as_slice(), b"teechain/state-nonce/v1", &[chaincode.as_bytes()]);
+            keys.push(StateSealingKey { epoch, key, nonce_key });
         }
         Ok((!keys.is_empty()).then_some(StateSealing { keys }))
     }
@@ -334,7 +408,10 @@ impl Enclave {
         let scope = KeyScope::Chaincode { namespace: p.chaincode.clone() };
         let secret = match self.keys.get(&scope, sealed.epoch) {
             Some(k) => k,
-            None => self.key(&self.key_record(&scope, sealed.epoch, host)?)?,
+            None => {
+                let record = self.key_record(&scope, sealed.epoch, host)?;
+                self.key(&scope, sealed.epoch, &record, &OcallState::public(host))?
+            }
         };
         let key = HpkeSecretKey::from_bytes(*secret);
         let ct = HpkeCiphertext { enc: sealed.enc, ciphertext: sealed.ciphertext.clone() };
@@ -652,7 +729,7 @@ impl StateView for OcallState<'_> {
                  once it is committed; retry shortly"
             )))
         })?;
-        let sealing = scope.enclave.collection_sealing(self, namespace, collection, access.node_is_member, derivation);
+        let sealing = scope.enclave.collection_sealing(self, namespace, collection, &access, derivation);
         sealing.map(Some).map_err(|(e, key_missing)| if key_missing { missing(e) } else { e })
     }
 }

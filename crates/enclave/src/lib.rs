@@ -47,6 +47,9 @@ pub mod protocol;
 pub mod transport;
 pub mod wire;
 
+/// A host that forges its enclave's state reads.
+#[cfg(any(test, feature = "test-utils"))]
+pub mod forging;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testing;
 #[cfg(test)]

@@ -104,6 +104,9 @@ pub enum FailureKind {
     KeyUnavailable,
     /// The enclave's sealed state is older than the ledger's record of it.
     SealedStateRolledBack,
+    /// The host answered a key read with a record that does not prove genuine: not the
+    /// key asked for, not made by a registered enclave, or not signed by its maker.
+    ForgedKeyRecord,
 }
 
 /// A response from the enclave.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use teechain_chaincode_runtime::ExecutionLimits;
-use teechain_crypto::{hpke_seal, HpkePublicKey, HpkeSecretKey, OrgCa, SigningIdentity};
+use teechain_crypto::{OrgCa, SigningIdentity};
 use teechain_types::chaincode::{
     definition_state_key, ChaincodeDefinition, HistoryEntry, Invocation, LIFECYCLE_NAMESPACE,
 };
@@ -13,15 +13,19 @@ use teechain_types::codec::encode;
 use teechain_types::collection::{
     implicit_collection_name, CollectionConfig, HashedValue, PrivateValue, BLINDING_TRANSIENT_KEY,
 };
-use teechain_types::hash::Signature;
 use teechain_types::identity::Role;
-use teechain_types::keys::{key_state_key, wrap_info, KeyRecord, KeyScope, WrappedKey, KEYS_NAMESPACE};
+use teechain_types::keys::{key_state_key, KeyRecord, KeyScope, KEYS_NAMESPACE};
 use teechain_types::rwset::{Version, VersionedValue};
 use teechain_types::state::{StateError, StateView};
 use teechain_types::tx::{transient_digest, Proposal, SignedProposal, TxHeader};
 use teechain_types::{sha256, Hash32};
 
-use crate::{Enclave, EnclaveConfig, EnclaveHandle, Endorsed, Platform};
+use crate::host::ViewHost;
+use crate::protocol::EnclaveInfo;
+use crate::{Enclave, EnclaveAttestation, EnclaveConfig, EnclaveHandle, Endorsed, Platform};
+use std::path::PathBuf;
+use teechain_attestation::{AttestationPolicy, PlatformKey, VirtualPolicy};
+use teechain_types::enclave::{enclave_state_key, EnclaveRegistration, RegisteredEnclave, ENCLAVE_NAMESPACE};
 
 /// The channel.
 pub const CHANNEL: &str = "ch";
@@ -30,9 +34,12 @@ pub const NS: &str = "testbed";
 /// The blinding secret every [`proposal`] carries in its transient map.
 pub const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
-/// Three organisations (`org1`, `org2`, `org3`) with their CAs.
+/// Three organisations (`org1`, `org2`, `org3`) with their CAs, and the virtual platform
+/// key (in a temporary directory) that their enclaves run on and the channel trusts.
 pub struct TestNet {
     cas: Vec<OrgCa>,
+    platform_key: PathBuf,
+    _platform_dir: tempfile::TempDir,
 }
 
 impl Default for TestNet {
@@ -44,7 +51,14 @@ impl Default for TestNet {
 impl TestNet {
     /// Fresh CAs for the three organisations.
     pub fn new() -> TestNet {
-        TestNet { cas: ["org1", "org2", "org3"].iter().map(|o| OrgCa::generate(o).expect("CA")).collect() }
+        let dir = tempfile::tempdir().expect("platform key directory");
+        let platform_key = dir.path().join("platform.key");
+        PlatformKey::load_or_create(&platform_key).expect("platform key");
+        TestNet {
+            cas: ["org1", "org2", "org3"].iter().map(|o| OrgCa::generate(o).expect("CA")).collect(),
+            platform_key,
+            _platform_dir: dir,
+        }
     }
 
     /// The CA of `org`.
@@ -71,8 +85,20 @@ impl TestNet {
             orgs: self.orgs(),
             limits: ExecutionLimits::default(),
             sealed_dir: None,
-            virtual_platform_key: None,
-            attestation: Default::default(),
+            virtual_platform_key: Some(self.platform_key.clone()),
+            attestation: self.attestation(),
+        }
+    }
+
+    /// The channel's attestation policy: the virtual platform of this test network.
+    pub fn attestation(&self) -> AttestationPolicy {
+        let key = PlatformKey::load(&self.platform_key).expect("platform key");
+        AttestationPolicy {
+            virtual_platform: Some(VirtualPolicy {
+                trusted_platform_keys: vec![key.public_key()],
+                allowed_measurements: None,
+            }),
+            sgx: None,
         }
     }
 
@@ -169,12 +195,19 @@ impl MemState {
 }
 
 impl MemState {
-    /// Commits the testbed's keys as the key keepers would: its chaincode key to every
-    /// enclave of `enclaves`, the `shared` collection's key to those of org1 and org2, and
-    /// each organisation's implicit collection key to its own. Secrets are fixed per key,
-    /// so states set up with the same enclaves seal alike.
+    /// Registers `enclaves` and commits the testbed's keys as the key keepers would: the
+    /// first enclave that may hold a key makes it, wrapped to the others that may: the
+    /// chaincode key to every enclave, the `shared` collection's key to those of org1 and
+    /// org2, each organisation's implicit collection key to its own.
     pub fn share_keys(&mut self, enclaves: &[&EnclaveHandle]) {
         let infos: Vec<_> = enclaves.iter().map(|e| e.info().expect("enclave info")).collect();
+        let registered: Vec<RegisteredEnclave> = infos.iter().map(registered).collect();
+        for r in &registered {
+            self.public.insert(
+                (ENCLAVE_NAMESPACE.to_string(), enclave_state_key(&r.registration.keys.id())),
+                VersionedValue { value: encode(r), version: Version { block: 0, tx: 0 } },
+            );
+        }
         let mut scopes = vec![(KeyScope::Chaincode { namespace: NS.into() }, None)];
         scopes.push((
             KeyScope::Collection { namespace: NS.into(), collection: "shared".into() },
@@ -185,28 +218,20 @@ impl MemState {
             scopes.push((KeyScope::Collection { namespace: NS.into(), collection }, Some(vec![org.to_string()])));
         }
         for (scope, members) in scopes {
-            let secret = sha256(&encode(&(b"test key", &scope))).0;
-            let holders: Vec<_> =
-                infos.iter().filter(|i| members.as_ref().is_none_or(|m| m.contains(&i.org))).collect();
-            let Some(first) = holders.first() else { continue };
-            let wraps: Vec<WrappedKey> = holders
-                .iter()
-                .map(|i| {
-                    let id = i.keys.id();
-                    let ct = hpke_seal(&HpkePublicKey(i.keys.hpke_key), &wrap_info(CHANNEL, &scope, 0), &id.0, &secret)
-                        .expect("wrap");
-                    WrappedKey { enclave: id, enc: ct.enc, ciphertext: ct.ciphertext }
-                })
-                .collect();
+            let holders: Vec<usize> =
+                (0..infos.len()).filter(|i| members.as_ref().is_none_or(|m| m.contains(&infos[*i].org))).collect();
+            let Some((first, others)) = holders.split_first() else { continue };
+            let recipients = others.iter().map(|i| registered[*i].clone()).collect();
+            let d = enclaves[*first].make_key(&ViewHost(&*self), scope.clone(), 0, recipients).expect("make key");
             let record = KeyRecord {
                 scope: scope.clone(),
                 epoch: 0,
-                public_key: Some(HpkeSecretKey::from_bytes(secret).public_key().0),
-                first_wraps: wraps.len() as u32,
-                wraps,
-                made_by: first.keys.id(),
-                signature: Signature([0; 64]),
-                first_sealed_version: 0,
+                public_key: d.public_key,
+                first_wraps: d.wraps.len() as u32,
+                wraps: d.wraps,
+                made_by: d.enclave,
+                signature: d.signature,
+                first_sealed_version: d.sealed_version,
                 made_at: Version { block: 0, tx: 0 },
             };
             self.public.insert(
@@ -214,6 +239,28 @@ impl MemState {
                 VersionedValue { value: encode(&record), version: Version { block: 0, tx: 0 } },
             );
         }
+    }
+
+    /// Takes the registrations and keys `other` committed (a second node of the same
+    /// channel).
+    pub fn share_keys_of(&mut self, other: &MemState) {
+        for (k, v) in &other.public {
+            if k.0 == KEYS_NAMESPACE || k.0 == ENCLAVE_NAMESPACE {
+                self.public.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// The registration of an enclave, as the ledger would commit it.
+pub fn registered(info: &EnclaveInfo) -> RegisteredEnclave {
+    let EnclaveAttestation::Evidence(evidence) = &info.attestation else { panic!("virtual evidence expected") };
+    RegisteredEnclave {
+        registration: EnclaveRegistration { org: info.org.clone(), keys: info.keys, evidence: evidence.clone() },
+        platform: info.platform.name().to_string(),
+        measurement: info.measurement,
+        secure: false,
+        registered_at: Version { block: 0, tx: 0 },
     }
 }
 

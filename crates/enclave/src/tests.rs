@@ -98,7 +98,7 @@ fn a_non_member_enclave_refuses_to_read_values() {
     let endorsed = endorse(&member, &org1_state, proposal(&client, 1, "pput", &[b"shared", b"k", b"secret"]));
     org1_state.commit(&endorsed);
     let mut org3_state = MemState::new(false);
-    org3_state.share_keys(&[&member, &org3]);
+    org3_state.share_keys_of(&org1_state);
     org3_state.commit(&endorsed);
 
     for (n, (f, args)) in

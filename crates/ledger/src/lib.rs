@@ -31,4 +31,4 @@ pub use private::{
     plan_private_commit, private_writes_match, HashedStateWrite, MissingPrivate, PrivateBlockData, StoredPrivate,
 };
 pub use store::{verify_blocks, ChainSummary, Ledger, Snapshot, TxStatus};
-pub use validate::{BlockOutcome, BlockValidator, LedgerView, StateWrite};
+pub use validate::{BlockOutcome, BlockValidator, LedgerView, StateWrite, DEFAULT_PROPOSAL_WINDOW_MS};

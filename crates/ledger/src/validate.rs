@@ -23,7 +23,7 @@ use teechain_attestation::{AttestationPolicy, Evidence, MAX_EVIDENCE_BYTES};
 use teechain_crypto::{BatchVerifier, Msp, VerifiedIdentity};
 use teechain_types::chaincode::{ChaincodeDefinition, HistoryEntry};
 use teechain_types::codec::{decode, encode, Limits};
-use teechain_types::collection::{CollectionConfig, HashedValue};
+use teechain_types::collection::{collection_marker_hash, CollectionConfig, HashedValue};
 use teechain_types::enclave::{enclave_state_key, EnclaveRegistration, RegisteredEnclave, ENCLAVE_NAMESPACE};
 use teechain_types::hash::Signature;
 use teechain_types::keys::{
@@ -81,7 +81,13 @@ pub struct BlockValidator {
     /// Registered enclaves already read from state. Registrations are never changed or
     /// removed, so an entry never goes stale; absent enclaves are not cached.
     enclaves: Mutex<HashMap<Hash32, Arc<EnclaveSigner>>>,
+    /// How far (ms) a proposal's time may lie from its block's time.
+    proposal_window_ms: u64,
 }
+
+/// The default of [`BlockValidator::with_proposal_window_ms`]: a minute either side of
+/// the block's time.
+pub const DEFAULT_PROPOSAL_WINDOW_MS: u64 = 60_000;
 
 /// A registered enclave, as endorsement checks need it.
 struct EnclaveSigner {
@@ -114,7 +120,15 @@ impl BlockValidator {
             policies: Mutex::new(HashMap::new()),
             attestation,
             enclaves: Mutex::new(HashMap::new()),
+            proposal_window_ms: DEFAULT_PROPOSAL_WINDOW_MS,
         }
+    }
+
+    /// Sets how far (ms) a proposal's time, the time its chaincode saw, may lie from the
+    /// time of the block that commits it; further is [`ValidationCode::ProposalTimeOutOfWindow`].
+    pub fn with_proposal_window_ms(mut self, window_ms: u64) -> BlockValidator {
+        self.proposal_window_ms = window_ms;
+        self
     }
 
     /// The channel's attestation policy.
@@ -144,13 +158,25 @@ impl BlockValidator {
                         ValidationCode::DuplicateTxId
                     } else {
                         let now = block.header.timestamp_ms / 1000;
-                        self.check_stateful(&mut state, tx, &pre, version, now, &mut outcome)?
+                        if self.outside_window(tx, block.header.timestamp_ms) {
+                            ValidationCode::ProposalTimeOutOfWindow
+                        } else {
+                            self.check_stateful(&mut state, tx, &pre, version, now, &mut outcome)?
+                        }
                     }
                 }
             };
             outcome.codes.push(code);
         }
         Ok(outcome)
+    }
+
+    /// True when `tx` is an invocation whose proposal time lies further from the block's
+    /// time than the window allows: its chaincode ran at a time the ledger does not vouch
+    /// for (a deadline checked early, say).
+    fn outside_window(&self, tx: &Transaction, block_ms: u64) -> bool {
+        let TxBody::Invoke(_) = &tx.payload.body else { return false };
+        tx.payload.header.timestamp_ms.abs_diff(block_ms) > self.proposal_window_ms
     }
 
     /// The committed registrations of the enclaves that `txs`' endorsements name.
@@ -363,7 +389,7 @@ impl BlockValidator {
                 return Ok(ValidationCode::PhantomReadConflict);
             }
             let results = state.view.range(ns, &rr.start, &rr.end, MAX_RANGE_RESULTS)?;
-            if range_digest(results.iter().map(|(k, v)| (k.as_slice(), v.version))) != rr.results_digest {
+            if range_digest(results.iter().map(|(k, v)| (k.as_slice(), v))) != rr.results_digest {
                 return Ok(ValidationCode::PhantomReadConflict);
             }
         }
@@ -372,8 +398,8 @@ impl BlockValidator {
                 if state.private_written_in_block(ns, &c.collection, &r.key_hash) {
                     return Ok(ValidationCode::MvccReadConflict);
                 }
-                let current = state.view.private_hash(ns, &c.collection, &r.key_hash)?.map(|h| h.version);
-                if current != r.version {
+                let current = state.view.private_hash(ns, &c.collection, &r.key_hash)?;
+                if current.map(|h| h.version) != r.version || current.map(|h| h.value_hash) != r.value_hash {
                     return Ok(ValidationCode::MvccReadConflict);
                 }
             }
@@ -388,6 +414,19 @@ impl BlockValidator {
             });
         }
         for c in &rwset.private {
+            if !c.writes.is_empty() {
+                // The collection's write marker: private range reads depend on it.
+                let marker = collection_marker_hash(ns, &c.collection);
+                state.private_write(ns, &c.collection, marker, Some(Hash32::ZERO), version);
+                outcome.private_writes.push(HashedStateWrite {
+                    namespace: ns.to_string(),
+                    collection: c.collection.clone(),
+                    key_hash: marker,
+                    value_hash: Some(Hash32::ZERO),
+                    purge: false,
+                    version,
+                });
+            }
             for w in &c.writes {
                 state.private_write(ns, &c.collection, w.key_hash, w.value_hash, version);
                 outcome.private_writes.push(HashedStateWrite {

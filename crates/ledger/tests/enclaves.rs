@@ -84,7 +84,7 @@ fn tx(creator: &SigningIdentity, nonce: u64, body: TxBody) -> Transaction {
         channel: CHANNEL.into(),
         creator: creator.identity().clone(),
         nonce: nonce.to_be_bytes().to_vec(),
-        timestamp_ms: nonce,
+        timestamp_ms: BLOCK_TIME_MS + nonce,
     };
     let payload = TxPayload { header, body };
     let signature = creator.sign(&payload.hash().0);
@@ -103,7 +103,7 @@ fn invoke(nonce: u64, endorsers: &[(&TestEnclave, &str)]) -> Transaction {
         channel: CHANNEL.into(),
         creator: creator.identity().clone(),
         nonce: nonce.to_be_bytes().to_vec(),
-        timestamp_ms: nonce,
+        timestamp_ms: BLOCK_TIME_MS + nonce,
     };
     let invocation = Invocation { function: "f".into(), args: Vec::new() };
     let proposal = Proposal {
@@ -168,9 +168,12 @@ fn ledger() -> (tempfile::TempDir, Ledger) {
     (dir, l)
 }
 
+/// The time of every block these tests validate (evidence is checked at it).
+const BLOCK_TIME_MS: u64 = 1_751_328_000_000;
+
 /// Validates and commits the next block of `txs`; returns the codes.
 fn run(l: &Ledger, txs: Vec<Transaction>) -> Vec<ValidationCode> {
-    let block = Block::new(l.height(), l.last_hash(), 1_751_328_000_000, txs);
+    let block = Block::new(l.height(), l.last_hash(), BLOCK_TIME_MS, txs);
     let outcome = validator().validate(&l.snapshot().expect("snap"), &block).expect("validate");
     l.commit(block, &outcome).expect("commit");
     outcome.codes

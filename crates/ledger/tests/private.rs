@@ -12,8 +12,8 @@ use teechain_ledger::{
 };
 use teechain_types::chaincode::{ChaincodeDefinition, Invocation};
 use teechain_types::collection::{
-    implicit_collection_name, private_key_hash, private_value_hash, CollectionConfig, CollectionPrivateWrites,
-    PrivateWrite, TxPrivateData,
+    collection_marker_hash, implicit_collection_name, private_key_hash, private_value_hash, CollectionConfig,
+    CollectionPrivateWrites, PrivateWrite, TxPrivateData,
 };
 use teechain_types::enclave::{
     enclave_state_key, EnclaveKeys, EnclaveRegistration, RegisteredEnclave, ENCLAVE_NAMESPACE,
@@ -625,8 +625,15 @@ fn commit_refuses_private_data_of_another_block() {
 
 // ---- validation ----
 
+/// A hashed read of `key` as absent (`version: None`) or at `version` with the hash of
+/// `value` (as [`coll_writes`] writes it).
 fn read(coll: &str, key: &str, version: Option<Version>) -> HashedRead {
-    HashedRead { key_hash: kh(coll, key), version }
+    read_value(coll, key, version, "v")
+}
+
+fn read_value(coll: &str, key: &str, version: Option<Version>, value: &str) -> HashedRead {
+    let value_hash = version.map(|_| coll_writes(coll, vec![put(key, value)]).0.writes[0].value_hash.expect("hash"));
+    HashedRead { key_hash: kh(coll, key), version, value_hash }
 }
 
 fn validate_commit(l: &Ledger, txs: Vec<Transaction>) -> BlockOutcome {
@@ -643,29 +650,53 @@ fn hashed_reads_are_checked_against_hashed_state_and_the_block() {
     let o = validate_commit(&l, vec![invoke(1, rwset(vec![h.clone()]))]);
     assert_eq!(o.codes, vec![ValidationCode::Valid]);
     let v1 = Version { block: 1, tx: 0 };
+    // The write, and the collection's write marker at the same version.
     assert_eq!(
         o.private_writes,
-        vec![HashedStateWrite {
-            namespace: CC.into(),
-            collection: C12.into(),
-            key_hash: kh(C12, "k"),
-            value_hash: h.writes[0].value_hash,
-            purge: false,
-            version: v1,
-        }]
+        vec![
+            HashedStateWrite {
+                namespace: CC.into(),
+                collection: C12.into(),
+                key_hash: collection_marker_hash(CC, C12),
+                value_hash: Some(Hash32::ZERO),
+                purge: false,
+                version: v1,
+            },
+            HashedStateWrite {
+                namespace: CC.into(),
+                collection: C12.into(),
+                key_hash: kh(C12, "k"),
+                value_hash: h.writes[0].value_hash,
+                purge: false,
+                version: v1,
+            }
+        ]
     );
 
-    let reading = |nonce, version| {
-        let c = CollectionHashedRwSet { collection: C12.into(), reads: vec![read(C12, "k", version)], writes: vec![] };
-        invoke(nonce, rwset(vec![c]))
+    let reading_value = |nonce, version, value| {
+        let reads = vec![read_value(C12, "k", version, value)];
+        invoke(nonce, rwset(vec![CollectionHashedRwSet { collection: C12.into(), reads, writes: vec![] }]))
     };
+    let reading = |nonce, version| reading_value(nonce, version, "v");
+    // A read at the current version of another value (a host handing its enclave an
+    // older value under the current version) conflicts.
     let o = validate_commit(
         &l,
-        vec![reading(2, None), reading(3, Some(Version { block: 0, tx: 0 })), reading(4, Some(v1))],
+        vec![
+            reading(2, None),
+            reading(3, Some(Version { block: 0, tx: 0 })),
+            reading_value(30, Some(v1), "older"),
+            reading(4, Some(v1)),
+        ],
     );
     assert_eq!(
         o.codes,
-        vec![ValidationCode::MvccReadConflict, ValidationCode::MvccReadConflict, ValidationCode::Valid]
+        vec![
+            ValidationCode::MvccReadConflict,
+            ValidationCode::MvccReadConflict,
+            ValidationCode::MvccReadConflict,
+            ValidationCode::Valid
+        ]
     );
     assert!(o.private_writes.is_empty());
 
@@ -720,8 +751,9 @@ fn collections_must_exist_and_be_in_canonical_order() {
     let txs = cases.into_iter().enumerate().map(|(i, (p, _))| invoke(10 + i as u64, rwset(p))).collect();
     let o = validate_commit(&l, txs);
     assert_eq!(o.codes, expected);
-    // Only the valid transactions' hashed writes come out: 1 + 2 + 2.
-    assert_eq!(o.private_writes.len(), 5);
+    // Only the valid transactions' hashed writes come out, each collection written with
+    // its marker: (1 + 1) + (2 + 2) + (2 + 1).
+    assert_eq!(o.private_writes.len(), 9);
     assert!(o.private_writes.iter().all(|w| [9, 10, 11].contains(&w.version.tx)));
 }
 

@@ -42,6 +42,14 @@ pub struct ChannelConfig {
     pub lifecycle_policy: String,
     /// Which enclaves may be registered to endorse.
     pub attestation: ChannelAttestation,
+    /// How far (ms) a proposal's time, the time its chaincode sees, may lie from the time
+    /// of the block that commits it.
+    #[serde(default = "default_proposal_window_ms")]
+    pub proposal_time_window_ms: u64,
+}
+
+fn default_proposal_window_ms() -> u64 {
+    teechain_ledger::DEFAULT_PROPOSAL_WINDOW_MS
 }
 
 /// A channel's attestation policy as `network.json` spells it (keys and measurements
@@ -464,6 +472,7 @@ pub fn init_network_with(dir: &Path, orgs: &[String], options: &InitOptions) -> 
                 virtual_platform: Some(VirtualAttestation { trusted_platform_keys: trusted }),
                 sgx: None,
             },
+            proposal_time_window_ms: default_proposal_window_ms(),
         },
         nodes: Vec::new(),
     };

@@ -57,6 +57,7 @@ impl LocalNetwork {
                 orgs: &orgs,
                 msp: msp.clone(),
                 attestation: attestation.clone(),
+                proposal_window_ms: config.channel.proposal_time_window_ms,
                 enclave: &enclave,
             })?);
         }

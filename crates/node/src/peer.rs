@@ -57,6 +57,8 @@ pub struct PeerSetup<'a> {
     pub msp: Arc<Msp>,
     /// Which enclaves the channel admits.
     pub attestation: AttestationPolicy,
+    /// How far (ms) a proposal's time may lie from its block's time.
+    pub proposal_window_ms: u64,
     /// How the enclave runs.
     pub enclave: &'a EnclaveSettings,
 }
@@ -87,7 +89,7 @@ impl Peer {
     /// from the enclave directory, or makes them on first start), and the chaincode
     /// packages installed before.
     pub fn open(setup: PeerSetup<'_>) -> Result<Peer, NodeError> {
-        let PeerSetup { name, org, data_dir, channel, orgs, msp, attestation, enclave } = setup;
+        let PeerSetup { name, org, data_dir, channel, orgs, msp, attestation, proposal_window_ms, enclave } = setup;
         let ledger = Ledger::open(&data_dir.join("ledger.redb"))?;
         // The enclave's sealed state and socket are the node user's alone.
         let dir = data_dir.join("enclave");
@@ -134,7 +136,7 @@ impl Peer {
             ledger,
             enclave: handle,
             _enclave_process: process,
-            validator: BlockValidator::new(channel, msp, attestation),
+            validator: BlockValidator::new(channel, msp, attestation).with_proposal_window_ms(proposal_window_ms),
             transient: TransientStore::new(DEFAULT_RETENTION_BLOCKS),
             enclave_id: info.id(),
             registered: AtomicBool::new(false),

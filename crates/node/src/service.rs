@@ -617,6 +617,7 @@ pub async fn run(
             orgs: &orgs,
             msp,
             attestation,
+            proposal_window_ms: config.channel.proposal_time_window_ms,
             enclave: &enclave,
         })?
         .with_transient_retention(transient_retention_blocks),

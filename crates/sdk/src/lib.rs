@@ -263,19 +263,21 @@ impl Stub {
         optional_bytes(code)
     }
 
-    /// Seals `value` with the chaincode's state key, which only enclaves holding the
-    /// chaincode's key derive: store the result with [`put_state`](Self::put_state) and
-    /// hosts and ledgers keep only ciphertext. Fails while the chaincode has no key.
-    pub fn seal(&mut self, value: &[u8]) -> Result<Vec<u8>, SdkError> {
-        // SAFETY: the pointer and length describe a live slice.
-        let code = unsafe { sys::state_seal(value.as_ptr(), value.len()) };
+    /// Seals `value`, to be stored under `key`, with the chaincode's state key, which
+    /// only enclaves holding the chaincode's key derive: store the result with
+    /// [`put_state`](Self::put_state) under `key` and hosts and ledgers keep only
+    /// ciphertext, padded to a size bucket. The ciphertext opens only for `key`: moved
+    /// to another key it does not. Fails while the chaincode has no key.
+    pub fn seal(&mut self, key: &[u8], value: &[u8]) -> Result<Vec<u8>, SdkError> {
+        // SAFETY: the pointers and lengths describe live slices.
+        let code = unsafe { sys::state_seal(key.as_ptr(), key.len(), value.as_ptr(), value.len()) };
         fallible_bytes(code)?.ok_or(SdkError::UnknownStatus(abi::ABSENT))
     }
 
-    /// Opens a value [`seal`](Self::seal) made (in this chaincode).
-    pub fn open(&mut self, sealed: &[u8]) -> Result<Vec<u8>, SdkError> {
-        // SAFETY: the pointer and length describe a live slice.
-        let code = unsafe { sys::state_open(sealed.as_ptr(), sealed.len()) };
+    /// Opens a value [`seal`](Self::seal) made for `key` (in this chaincode).
+    pub fn open(&mut self, key: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SdkError> {
+        // SAFETY: the pointers and lengths describe live slices.
+        let code = unsafe { sys::state_open(key.as_ptr(), key.len(), sealed.as_ptr(), sealed.len()) };
         fallible_bytes(code)?.ok_or(SdkError::UnknownStatus(abi::ABSENT))
     }
 
@@ -529,8 +531,8 @@ mod sys {
         pub(crate) fn tx_id() -> i32;
         pub(crate) fn timestamp_ms() -> i64;
         pub(crate) fn transient_get(name: *const u8, name_len: usize) -> i32;
-        pub(crate) fn state_seal(value: *const u8, value_len: usize) -> i32;
-        pub(crate) fn state_open(sealed: *const u8, sealed_len: usize) -> i32;
+        pub(crate) fn state_seal(key: *const u8, key_len: usize, value: *const u8, value_len: usize) -> i32;
+        pub(crate) fn state_open(key: *const u8, key_len: usize, sealed: *const u8, sealed_len: usize) -> i32;
         pub(crate) fn set_event(name: *const u8, name_len: usize, payload: *const u8, payload_len: usize);
         pub(crate) fn panic(message: *const u8, message_len: usize);
         pub(crate) fn private_get(coll: *const u8, coll_len: usize, key: *const u8, key_len: usize) -> i32;
@@ -598,10 +600,10 @@ mod sys {
     pub(crate) unsafe fn transient_get(_: *const u8, _: usize) -> i32 {
         absent()
     }
-    pub(crate) unsafe fn state_seal(_: *const u8, _: usize) -> i32 {
+    pub(crate) unsafe fn state_seal(_: *const u8, _: usize, _: *const u8, _: usize) -> i32 {
         absent()
     }
-    pub(crate) unsafe fn state_open(_: *const u8, _: usize) -> i32 {
+    pub(crate) unsafe fn state_open(_: *const u8, _: usize, _: *const u8, _: usize) -> i32 {
         absent()
     }
     pub(crate) unsafe fn set_event(_: *const u8, _: usize, _: *const u8, _: usize) {

@@ -73,11 +73,14 @@ pub enum ValidationCode {
     /// wraps it to an enclave that may not, or its epoch is taken or was not requested;
     /// or a rotation request is not an admin's, or one is pending already.
     InvalidKeyDistribution,
+    /// The proposal's time lies outside the channel's window around the block's time:
+    /// chaincode saw a time the ledger does not vouch for.
+    ProposalTimeOutOfWindow,
 }
 
 impl ValidationCode {
     /// Every code, in the order of their one-byte numbers.
-    pub const ALL: [ValidationCode; 18] = [
+    pub const ALL: [ValidationCode; 19] = [
         ValidationCode::Valid,
         ValidationCode::BadCreatorSignature,
         ValidationCode::UnknownCreator,
@@ -96,6 +99,7 @@ impl ValidationCode {
         ValidationCode::EnclaveRegistrationUnauthorized,
         ValidationCode::InvalidEnclaveRegistration,
         ValidationCode::InvalidKeyDistribution,
+        ValidationCode::ProposalTimeOutOfWindow,
     ];
 
     /// The code's one-byte number (its index in [`ValidationCode::ALL`]).
@@ -146,6 +150,7 @@ impl ValidationCode {
             ValidationCode::EnclaveRegistrationUnauthorized => "ENCLAVE_REGISTRATION_UNAUTHORIZED",
             ValidationCode::InvalidEnclaveRegistration => "INVALID_ENCLAVE_REGISTRATION",
             ValidationCode::InvalidKeyDistribution => "INVALID_KEY_DISTRIBUTION",
+            ValidationCode::ProposalTimeOutOfWindow => "PROPOSAL_TIME_OUT_OF_WINDOW",
         }
     }
 }

@@ -133,6 +133,9 @@ pub struct StateSealingKey {
     pub epoch: u32,
     /// The AES-256-GCM key.
     pub key: [u8; 32],
+    /// The key nonces are derived with: separate from `key`, so a nonce shown in a
+    /// ciphertext says nothing that the encryption key was used to compute.
+    pub nonce_key: [u8; 32],
 }
 
 impl std::fmt::Debug for StateSealingKey {

@@ -151,6 +151,16 @@ pub fn private_key_hash(namespace: &str, collection: &str, key: &[u8]) -> Hash32
     sha256_parts(&[b"teechain/pvt-key", namespace.as_bytes(), collection.as_bytes(), key])
 }
 
+/// The key hash under which hashed state keeps a collection's write marker: every valid
+/// transaction that writes to the collection sets it to its version (value hash
+/// [`Hash32::ZERO`]). A private range query records a hashed read of it, so a key added
+/// to or removed from the collection after the query, which a validator without the
+/// plaintext keys could not place in the range, makes the transaction invalid. No
+/// [`private_key_hash`] collides with it: the domains differ.
+pub fn collection_marker_hash(namespace: &str, collection: &str) -> Hash32 {
+    sha256_parts(&[b"teechain/pvt-collection-marker", namespace.as_bytes(), collection.as_bytes()])
+}
+
 /// The blinding factor of one private write, derived from the proposal's blinding
 /// secret, so every endorser of the proposal derives the same one and nobody without
 /// the secret can.

@@ -42,8 +42,9 @@ pub struct KvWrite {
     pub value: Option<Vec<u8>>,
 }
 
-/// A range query `[start, end)` and a digest of the `(key, version)` pairs it saw, so
-/// a validator can detect phantoms (keys added to or removed from the range).
+/// A range query `[start, end)` and a digest of the `(key, version, value hash)` triples
+/// it saw, so a validator can detect phantoms (keys added to or removed from the range)
+/// and values its endorser's host altered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RangeRead {
     /// Inclusive start key.
@@ -78,6 +79,10 @@ pub struct HashedRead {
     pub key_hash: Hash32,
     /// The version read, or `None` if absent.
     pub version: Option<Version>,
+    /// The on-ledger value hash read ([`crate::collection::private_value_hash`]), or
+    /// `None` if absent: a host that hands its enclave an older value under the current
+    /// version makes the transaction invalid.
+    pub value_hash: Option<Hash32>,
 }
 
 /// One private key written, as the shared ledger records it.
@@ -107,15 +112,17 @@ pub struct CollectionHashedRwSet {
     pub writes: Vec<HashedWrite>,
 }
 
-/// Digest of range-query results: each key and its version, in key order.
-pub fn range_digest<'a>(results: impl IntoIterator<Item = (&'a [u8], Version)>) -> Hash32 {
+/// Digest of range-query results: each key, its version and the SHA-256 of its value,
+/// in key order.
+pub fn range_digest<'a>(results: impl IntoIterator<Item = (&'a [u8], &'a VersionedValue)>) -> Hash32 {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     for (key, v) in results {
         h.update((key.len() as u64).to_be_bytes());
         h.update(key);
-        h.update(v.block.to_be_bytes());
-        h.update(v.tx.to_be_bytes());
+        h.update(v.version.block.to_be_bytes());
+        h.update(v.version.tx.to_be_bytes());
+        h.update(Sha256::digest(&v.value));
     }
     Hash32(h.finalize().into())
 }

@@ -66,8 +66,8 @@ fn rwset() -> impl Strategy<Value = ReadWriteSet> {
             (
                 "[a-z_]{1,8}",
                 prop::collection::vec(
-                    (hash(), prop::option::of(version()))
-                        .prop_map(|(key_hash, version)| HashedRead { key_hash, version }),
+                    (hash(), prop::option::of(version()), prop::option::of(hash()))
+                        .prop_map(|(key_hash, version, value_hash)| HashedRead { key_hash, version, value_hash }),
                     0..3,
                 ),
                 prop::collection::vec(

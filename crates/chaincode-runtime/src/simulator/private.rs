@@ -16,8 +16,9 @@ use std::collections::BTreeMap;
 use teechain_types::chaincode::abi::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use teechain_types::chaincode::InvocationContext;
 use teechain_types::collection::{
-    blinding_factor, private_key_hash, private_value_hash, sealed_value_hash, CollectionPrivateWrites,
-    CollectionSealing, HashedValue, PrivateValue, PrivateWrite, BLINDING_TRANSIENT_KEY, MIN_BLINDING_SECRET,
+    blinding_factor, collection_marker_hash, private_key_hash, private_value_hash, sealed_value_hash,
+    CollectionPrivateWrites, CollectionSealing, HashedValue, PrivateValue, PrivateWrite, BLINDING_TRANSIENT_KEY,
+    MIN_BLINDING_SECRET,
 };
 use teechain_types::hash::Hash32;
 use teechain_types::rwset::{in_range, CollectionHashedRwSet, HashedRead, HashedWrite, MAX_RANGE_RESULTS};
@@ -294,8 +295,10 @@ impl TxSimulator<'_> {
 
     /// Keys in `[start, end)` (empty `end`: unbounded) of `collection` with their values,
     /// merged with the pending writes. Records a hashed read of every committed key
-    /// returned (no phantom check). Fails when committed state holds more than
-    /// [`MAX_RANGE_RESULTS`] keys in the range.
+    /// returned and of the collection's write marker ([`collection_marker_hash`]), so a
+    /// write to the collection between simulation and commit invalidates the
+    /// transaction. Fails when committed state holds more than [`MAX_RANGE_RESULTS`] keys
+    /// in the range.
     pub(crate) fn private_range(
         &mut self,
         ctx: &InvocationContext,
@@ -307,6 +310,7 @@ impl TxSimulator<'_> {
         check_len("range end", end.len(), MAX_KEY_BYTES)?;
         self.check_access(ctx, collection, Op::Read)?;
         let ns = self.namespace;
+        self.committed_hash(collection, collection_marker_hash(ns, collection))?;
         let committed = self.state.private_range(ns, collection, start, end, MAX_RANGE_RESULTS + 1)?;
         if committed.len() > MAX_RANGE_RESULTS {
             return Err(RuntimeError::TooLarge {
@@ -423,7 +427,11 @@ pub(super) fn finish(
         let reads: Vec<HashedRead> = coll
             .hashed
             .into_iter()
-            .map(|(key_hash, hashed)| HashedRead { key_hash, version: hashed.map(|h| h.version) })
+            .map(|(key_hash, hashed)| HashedRead {
+                key_hash,
+                version: hashed.map(|h| h.version),
+                value_hash: hashed.map(|h| h.value_hash),
+            })
             .collect();
         let mut writes: Vec<(Vec<u8>, PendingWrite)> = coll.writes.into_iter().collect();
         writes.sort_by_key(|(_, w)| w.key_hash);

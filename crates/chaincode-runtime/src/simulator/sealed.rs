@@ -2,7 +2,7 @@
 //! for member nodes, and opens them again on a read.
 //!
 //! A sealed value is `epoch (u32 BE) ‖ enc (32 bytes) ‖ HPKE ciphertext` of
-//! `blind (32 bytes) ‖ value`, sealed to the collection key's public key of `epoch`. The
+//! `blind (32 bytes) ‖ value padded to its size bucket` (`teechain_crypto::padding`), sealed to the collection key's public key of `epoch`. The
 //! HPKE `info` binds chaincode, collection and epoch, the additional data binds the key.
 //! The ephemeral key is derived from the chaincode's derivation secret, the transaction,
 //! the key and the plaintext, so every enclave endorsing a proposal (member of the
@@ -44,9 +44,10 @@ pub(crate) fn seal(
     blind: &Hash32,
     value: &[u8],
 ) -> Result<Vec<u8>, String> {
-    let mut plain = Zeroizing::new(Vec::with_capacity(32 + value.len()));
+    let padded = Zeroizing::new(teechain_crypto::padding::pad(value));
+    let mut plain = Zeroizing::new(Vec::with_capacity(32 + padded.len()));
     plain.extend_from_slice(&blind.0);
-    plain.extend_from_slice(value);
+    plain.extend_from_slice(&padded);
     let epoch = s.epoch.to_be_bytes();
     let seed = Zeroizing::new(derive_key(
         &s.derivation,
@@ -87,9 +88,12 @@ pub(crate) fn open(
             },
         )?,
     );
-    let mut blind = [0u8; 32];
-    blind.copy_from_slice(&plain[..32]);
-    Ok((Hash32(blind), plain[32..].to_vec()))
+    let (blind, padded) = plain
+        .split_first_chunk::<32>()
+        .ok_or_else(|| format!("a sealed value of collection '{collection}' is too short"))?;
+    let value = teechain_crypto::padding::unpad(padded)
+        .map_err(|e| format!("a sealed value of collection '{collection}': {e}"))?;
+    Ok((Hash32(*blind), value.to_vec()))
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! rules of `docs/PRIVATE_DATA.md`, hashed read-write sets, blinded commitments.
 
 use teechain_types::collection::{
-    blinding_factor, private_key_hash, private_value_hash, CollectionConfig, CollectionPrivateWrites, PrivateWrite,
-    BLINDING_TRANSIENT_KEY,
+    blinding_factor, collection_marker_hash, private_key_hash, private_value_hash, CollectionConfig,
+    CollectionPrivateWrites, PrivateWrite, BLINDING_TRANSIENT_KEY,
 };
 use teechain_types::rwset::{CollectionHashedRwSet, HashedRead, HashedWrite};
 
@@ -84,6 +84,12 @@ fn commit_put(state: &mut MemState, n: u64, coll: &str, key: &[u8], value: &[u8]
     state.commit(&sim, c.tx_id);
 }
 
+/// The hashed read of `key` as `state` holds it (`None`: absent).
+fn hread(state: &MemState, coll: &str, key: &[u8]) -> HashedRead {
+    let h = state.pvt_hashed.get(&(NS.into(), coll.into(), kh(coll, key)));
+    HashedRead { key_hash: kh(coll, key), version: h.map(|h| h.version), value_hash: h.map(|h| h.value_hash) }
+}
+
 fn decode_out<T: serde::Serialize + serde::de::DeserializeOwned>(bytes: &[u8]) -> T {
     decode(bytes, Limits::RECORD).unwrap()
 }
@@ -134,16 +140,21 @@ fn member_write_and_read_round_trip() {
         sim.rwset.private,
         vec![CollectionHashedRwSet {
             collection: "shared".into(),
-            reads: vec![HashedRead { key_hash: kh("shared", b"k"), version: Some(v(1, 0)) }],
+            reads: vec![hread(&state, "shared", b"k")],
             writes: vec![],
         }]
     );
+    assert_eq!(sim.rwset.private[0].reads[0].version, Some(v(1, 0)));
+    assert!(sim.rwset.private[0].reads[0].value_hash.is_some());
     assert!(sim.private_writes.is_empty());
 
     // An absent key reads as None and records a read without version.
     let sim = exec_ok(&state, &c2, "pget", &[b"shared", b"nothing"]);
     assert_eq!(decode_out::<Option<Vec<u8>>>(&sim.response.payload), None);
-    assert_eq!(sim.rwset.private[0].reads, vec![HashedRead { key_hash: kh("shared", b"nothing"), version: None }]);
+    assert_eq!(
+        sim.rwset.private[0].reads,
+        vec![HashedRead { key_hash: kh("shared", b"nothing"), version: None, value_hash: None }]
+    );
 }
 
 #[test]
@@ -253,7 +264,7 @@ fn a_non_member_node_holds_only_hashes() {
     let hash: Option<Hash32> = decode_out(&sim.response.payload);
     let committed = member.pvt_hashed.get(&(NS.into(), "shared".into(), kh("shared", b"k"))).unwrap();
     assert_eq!(hash, Some(committed.value_hash));
-    assert_eq!(sim.rwset.private[0].reads, vec![HashedRead { key_hash: kh("shared", b"k"), version: Some(v(1, 0)) }]);
+    assert_eq!(sim.rwset.private[0].reads, vec![hread(&member, "shared", b"k")]);
 
     // A blind write is allowed; its hash is the same as a member node's.
     let c = pctx("org1", 3, SECRET);
@@ -352,7 +363,7 @@ fn an_opening_verifies_against_the_hash() {
     assert_eq!(value, b"42");
     assert_eq!(private_value_hash(&blind, &value), hash);
     // One read recorded for both calls.
-    assert_eq!(sim.rwset.private[0].reads, vec![HashedRead { key_hash: kh("shared", b"k"), version: Some(v(1, 0)) }]);
+    assert_eq!(sim.rwset.private[0].reads, vec![hread(&state, "shared", b"k")]);
     // Absent keys have no opening.
     let sim = exec_ok(&state, &c, "popen", &[b"shared", b"nothing"]);
     assert_eq!(decode_out::<Option<(Vec<u8>, Hash32)>>(&sim.response.payload), None);
@@ -403,11 +414,15 @@ fn private_range_merges_pending_writes_and_records_committed_keys() {
     let expected: Vec<(Vec<u8>, Vec<u8>)> =
         vec![(b"a1".to_vec(), b"v1".to_vec()), (b"a25".to_vec(), b"new".to_vec()), (b"a3".to_vec(), b"v3".to_vec())];
     assert_eq!(rows, expected);
+    // The keys returned, with their value hashes, and the collection's write marker
+    // (absent here: this state was written without validation).
     let mut reads = vec![
-        HashedRead { key_hash: kh("shared", b"a1"), version: Some(v(1, 0)) },
-        HashedRead { key_hash: kh("shared", b"a2"), version: Some(v(2, 0)) },
-        HashedRead { key_hash: kh("shared", b"a3"), version: Some(v(3, 0)) },
+        hread(&state, "shared", b"a1"),
+        hread(&state, "shared", b"a2"),
+        hread(&state, "shared", b"a3"),
+        HashedRead { key_hash: collection_marker_hash(NS, "shared"), version: None, value_hash: None },
     ];
+    assert_eq!(reads[1].version, Some(v(2, 0)));
     reads.sort_by_key(|r| r.key_hash);
     assert_eq!(sim.rwset.private[0].reads, reads);
     assert!(sim.rwset.range_reads.is_empty());
@@ -443,7 +458,7 @@ fn a_refusal_drops_private_writes_and_keeps_reads() {
         sim.rwset.private,
         vec![CollectionHashedRwSet {
             collection: "shared".into(),
-            reads: vec![HashedRead { key_hash: kh("shared", b"r"), version: Some(v(1, 0)) }],
+            reads: vec![hread(&state, "shared", b"r")],
             writes: vec![],
         }]
     );

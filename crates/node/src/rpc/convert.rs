@@ -167,7 +167,7 @@ fn enclave_code(kind: FailureKind) -> Code {
         | FailureKind::KeyUnavailable
         | FailureKind::SealedStateRolledBack => Code::FailedPrecondition,
         FailureKind::ExecutionFailed => Code::Aborted,
-        FailureKind::HostFailure => Code::Internal,
+        FailureKind::HostFailure | FailureKind::ForgedKeyRecord => Code::Internal,
     }
 }
 
