@@ -160,7 +160,7 @@ impl Enclave {
             EnclaveRequest::Evaluate { proposal, transient } => {
                 self.execute(&proposal, transient, host).map(|(_, sim)| EnclaveResponse::Evaluated(sim.response))
             }
-            EnclaveRequest::MakeKey { scope, epoch, recipients } => self.make_key(scope, epoch, recipients),
+            EnclaveRequest::MakeKey { scope, epoch, recipients } => self.make_key(scope, epoch, recipients, host),
             EnclaveRequest::GrantKey { scope, epoch, recipients } => self.grant_key(scope, epoch, recipients, host),
         };
         result.unwrap_or_else(|(kind, message)| EnclaveResponse::Failed { kind, message })
@@ -185,9 +185,19 @@ impl Enclave {
         scope: KeyScope,
         epoch: u32,
         mut recipients: Vec<RegisteredEnclave>,
+        host: &dyn Host,
     ) -> Result<EnclaveResponse, Failure> {
         let me = self.identity.keys().id();
         recipients.retain(|r| keys::id_of(r) != me);
+        if let Some(members) = self.collection_members(&scope, host)? {
+            if !members.contains(&self.org) {
+                return Err((
+                    FailureKind::BadRequest,
+                    format!("this enclave's organisation {} is not a member: it does not make the {scope}", self.org),
+                ));
+            }
+        }
+        self.check_recipients(&scope, &recipients, host)?;
         let secret = HpkeSecretKey::generate();
         let public_key = Some(secret.public_key().0);
         let bytes = Zeroizing::new(secret.to_bytes());
@@ -214,6 +224,7 @@ impl Enclave {
         recipients: Vec<RegisteredEnclave>,
         host: &dyn Host,
     ) -> Result<EnclaveResponse, Failure> {
+        self.check_recipients(&scope, &recipients, host)?;
         let record = self.key_record(&scope, epoch, host)?;
         let secret = self.key(&scope, epoch, &record, &OcallState::public(host))?;
         let wraps = keys::wrap_to(
@@ -227,6 +238,55 @@ impl Enclave {
         )
         .map_err(|e| (FailureKind::BadRequest, e))?;
         Ok(EnclaveResponse::KeyDistribution(self.sign_distribution(scope, epoch, record.public_key, wraps)?))
+    }
+
+    /// The member organisations of a collection key's collection, from the committed
+    /// definition; `None` for a chaincode key (every organisation may hold it).
+    fn collection_members(
+        &self,
+        scope: &KeyScope,
+        host: &dyn Host,
+    ) -> Result<Option<std::collections::BTreeSet<String>>, Failure> {
+        let KeyScope::Collection { namespace, collection } = scope else { return Ok(None) };
+        let def = OcallState::public(host)
+            .get(LIFECYCLE_NAMESPACE, &definition_state_key(namespace))
+            .map_err(|e| (FailureKind::HostFailure, e.to_string()))?
+            .ok_or_else(|| (FailureKind::BadRequest, format!("chaincode '{namespace}' is not committed")))?;
+        let def = decode_definition(&def.value)
+            .map_err(|e| (FailureKind::HostFailure, format!("definition of '{namespace}' does not decode: {e}")))?;
+        let config = def.channel_collection(collection, |org| self.msp.contains_org(org)).ok_or_else(|| {
+            (FailureKind::BadRequest, format!("chaincode '{namespace}' has no collection '{collection}'"))
+        })?;
+        Ok(Some(config.members()))
+    }
+
+    /// Keys are wrapped only to enclaves registered on the ledger as the host names
+    /// them, and a collection's key only to enclaves of its member organisations.
+    fn check_recipients(
+        &self,
+        scope: &KeyScope,
+        recipients: &[RegisteredEnclave],
+        host: &dyn Host,
+    ) -> Result<(), Failure> {
+        let members = self.collection_members(scope, host)?;
+        let state = OcallState::public(host);
+        for r in recipients {
+            let id = keys::id_of(r);
+            let refuse =
+                |why: &str| Err((FailureKind::BadRequest, format!("enclave {} {why}: no {scope} for it", id.short())));
+            let recorded = state
+                .get(ENCLAVE_NAMESPACE, &enclave_state_key(&id))
+                .map_err(|e| (FailureKind::HostFailure, e.to_string()))?;
+            match recorded.map(|v| decode::<RegisteredEnclave>(&v.value, Limits::RECORD)) {
+                Some(Ok(recorded)) if recorded == *r => {}
+                Some(Ok(_)) => return refuse("is registered otherwise than the host says"),
+                _ => return refuse("is not registered"),
+            }
+            if members.as_ref().is_some_and(|m| !m.contains(&r.registration.org)) {
+                return refuse(&format!("belongs to {}, not a member of the collection", r.registration.org));
+            }
+        }
+        Ok(())
     }
 
     fn wrap_to_self(&self, scope: &KeyScope, epoch: u32, secret: &[u8; 32]) -> Result<WrappedKey, Failure> {

@@ -141,3 +141,60 @@ fn implicit_collections_exist_only_for_channel_orgs() {
     let err = enclave.endorse(&ViewHost(&state), sp, transient).unwrap_err();
     assert!(err.to_string().contains("org1 is not a member"), "{err}");
 }
+
+#[test]
+fn keys_are_wrapped_only_to_registered_enclaves_of_members() {
+    use crate::testing::registered;
+    use teechain_types::keys::KeyScope;
+    let net = TestNet::new();
+    let (org1, org2, org3) = (net.enclave("org1"), net.enclave("org2"), net.enclave("org3"));
+    let unregistered = net.enclave("org2");
+    let mut state = MemState::new(true);
+    state.share_keys(&[&org1, &org2, &org3]);
+    let chaincode = KeyScope::Chaincode { namespace: NS.into() };
+    let shared = KeyScope::Collection { namespace: NS.into(), collection: "shared".into() };
+    let host = ViewHost(&state);
+    let refused = |r: Result<teechain_types::keys::KeyDistribution, EnclaveError>, why: &str| {
+        let err = r.expect_err(why);
+        assert_eq!(err.kind(), Some(FailureKind::BadRequest), "{why}: {err}");
+        err.to_string()
+    };
+    // An enclave the host names but the ledger does not hold.
+    let stranger = registered(&unregistered.info().unwrap());
+    let m = refused(org1.grant_key(&host, chaincode.clone(), 0, vec![stranger.clone()]), "unregistered");
+    assert!(m.contains("is not registered"), "{m}");
+    // A registered enclave whose organisation the host misstates.
+    let mut disguised = registered(&org3.info().unwrap());
+    disguised.registration.org = "org2".into();
+    let m = refused(org1.grant_key(&host, shared.clone(), 0, vec![disguised]), "misstated");
+    assert!(m.contains("otherwise"), "{m}");
+    // A collection key to a non-member's registered enclave, and made by one.
+    let org3_registered = registered(&org3.info().unwrap());
+    let m = refused(org1.grant_key(&host, shared.clone(), 0, vec![org3_registered.clone()]), "non-member");
+    assert!(m.contains("not a member"), "{m}");
+    let m = refused(org3.make_key(&host, shared.clone(), 1, vec![]), "made by a non-member");
+    assert!(m.contains("not a member"), "{m}");
+    // Positive control: the chaincode key goes to org3's registered enclave.
+    let d = org1.grant_key(&host, chaincode, 0, vec![org3_registered]).expect("grant to a registered enclave");
+    assert_eq!(d.wraps.len(), 1);
+}
+
+#[test]
+fn code_runs_only_if_it_hashes_to_the_definition() {
+    let net = TestNet::new();
+    let client = net.identity("org1", "alice", Role::Client);
+    let enclave = EnclaveHandle::in_process(crate::Enclave::new(net.config("org1")).unwrap());
+    // The host installs other code than the definition names: the enclave hashes what it
+    // is given itself, so the testbed's definition finds nothing to run.
+    let installed = enclave.install(teechain_contracts::PAYMENT.to_vec()).unwrap();
+    assert_eq!(installed, teechain_types::sha256(teechain_contracts::PAYMENT));
+    let mut state = MemState::new(true);
+    state.share_keys(&[&enclave]);
+    let (sp, transient) = proposal(&client, 1, "put", &[b"k", b"v"]);
+    let err = enclave.endorse(&ViewHost(&state), sp.clone(), transient.clone()).unwrap_err();
+    assert_eq!(err.kind(), Some(FailureKind::ChaincodeUnavailable), "{err}");
+    assert!(err.to_string().contains("not installed"), "{err}");
+    // Positive control: with the testbed installed it runs.
+    enclave.install(teechain_contracts::TESTBED.to_vec()).unwrap();
+    enclave.endorse(&ViewHost(&state), sp, transient).unwrap();
+}

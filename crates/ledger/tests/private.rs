@@ -712,6 +712,21 @@ fn hashed_reads_are_checked_against_hashed_state_and_the_block() {
     assert_eq!(validate_commit(&l, vec![invoke(8, rwset(vec![hd]))]).codes, vec![ValidationCode::Valid]);
     assert_eq!(l.snapshot().expect("snap").private_hash(CC, C12, &kh(C12, "k")).expect("hash"), None);
     assert_eq!(validate_commit(&l, vec![reading(9, Some(v1))]).codes, vec![ValidationCode::MvccReadConflict]);
+
+    // A private range query reads the collection's write marker: valid while nothing was
+    // written to the collection since, a conflict once anything was (a key added or
+    // removed that a validator holding only hashes could not place in the range).
+    let marker = collection_marker_hash(CC, C12);
+    let at = l.snapshot().expect("snap").private_hash(CC, C12, &marker).expect("marker").expect("written");
+    let ranging = |nonce| {
+        let reads = vec![HashedRead { key_hash: marker, version: Some(at.version), value_hash: Some(Hash32::ZERO) }];
+        invoke(nonce, rwset(vec![CollectionHashedRwSet { collection: C12.into(), reads, writes: vec![] }]))
+    };
+    assert_eq!(validate_commit(&l, vec![ranging(10)]).codes, vec![ValidationCode::Valid]);
+    let (other_key, _) = coll_writes(C12, vec![put("other", "v")]);
+    let o = validate_commit(&l, vec![invoke(11, rwset(vec![other_key])), ranging(12)]);
+    assert_eq!(o.codes, vec![ValidationCode::Valid, ValidationCode::MvccReadConflict]);
+    assert_eq!(validate_commit(&l, vec![ranging(13)]).codes, vec![ValidationCode::MvccReadConflict]);
 }
 
 #[test]
