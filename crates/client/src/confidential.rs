@@ -14,8 +14,9 @@ use teechain_node::{Gateway, NodeError};
 use teechain_types::chaincode::{ChaincodeResponse, Invocation};
 use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::keys::{invocation_info, ConfidentialInput, KeyScope, SealedInvocation, SEALED_REASON_PREFIX};
-use teechain_types::tx::{transient_digest, Proposal, SignedProposal};
+use teechain_types::tx::{transient_digest, Proposal, ProposalResponse, SignedProposal};
 use teechain_types::Hash32;
+use teechain_types::Transaction;
 
 /// A chaincode's encryption key that passed [`verify_chaincode_key`].
 #[derive(Clone, Debug)]
@@ -47,7 +48,9 @@ impl ResponseKey {
             .key
             .open_derived(&self.proposal_hash.0, &sealed.payload)
             .map_err(|e| ClientError::Sealed(format!("the response does not open: {e}")))?;
-        decode(&plain, Limits::TRANSACTION).map_err(|e| ClientError::Sealed(format!("the response: {e}")))
+        let plain =
+            teechain_crypto::padding::unpad(&plain).map_err(|e| ClientError::Sealed(format!("the response: {e}")))?;
+        decode(plain, Limits::TRANSACTION).map_err(|e| ClientError::Sealed(format!("the response: {e}")))
     }
 
     /// The reason of a refusal sealed to this key, if `message` is one.
@@ -55,7 +58,7 @@ impl ResponseKey {
         let hex_part = message.split(SEALED_REASON_PREFIX).nth(1)?;
         let sealed = hex::decode(hex_part.trim()).ok()?;
         let plain = self.key.open_derived(&self.proposal_hash.0, &sealed).ok()?;
-        String::from_utf8(plain).ok()
+        String::from_utf8(teechain_crypto::padding::unpad(&plain).ok()?.to_vec()).ok()
     }
 
     /// A gateway error with a sealed refusal reason opened.
@@ -114,7 +117,9 @@ impl Client {
         verify_chaincode_key(&self.channel, chaincode, &found, policy, now_unix())
     }
 
-    /// A proposal whose function, arguments and response key are sealed to `key`.
+    /// A proposal whose function, arguments, transient data and response key are sealed
+    /// to `key` (padded to a size bucket). Send it with an empty transient map: the
+    /// transient data is inside.
     pub fn propose_confidential(
         &self,
         key: &ChaincodeKey,
@@ -127,20 +132,47 @@ impl Client {
         let input = ConfidentialInput {
             invocation: Invocation { function: function.to_string(), args },
             response_key: *response_key.as_bytes(),
+            transient: transient.to_vec(),
         };
         let info = invocation_info(&self.channel, &key.chaincode, key.epoch);
-        let ct = hpke_seal(&key.public_key, &info, &encode(&header), &zeroize::Zeroizing::new(encode(&input)))
+        let padded = zeroize::Zeroizing::new(teechain_crypto::padding::pad(&zeroize::Zeroizing::new(encode(&input))));
+        let ct = hpke_seal(&key.public_key, &info, &encode(&header), &padded)
             .map_err(|e| ClientError::Sealed(format!("sealing the invocation: {e}")))?;
         let proposal = Proposal {
             header,
             chaincode: key.chaincode.clone(),
             invocation: Invocation { function: String::new(), args: Vec::new() },
             sealed: Some(SealedInvocation { epoch: key.epoch, enc: ct.enc, ciphertext: ct.ciphertext }),
-            transient_digest: transient_digest(transient),
+            transient_digest: transient_digest(&[]),
         };
         let proposal_hash = proposal.hash();
         let signature = self.signer.sign(&proposal_hash.0);
         Ok((SignedProposal { proposal, signature }, ResponseKey { key: response_key, proposal_hash }))
+    }
+
+    /// Has a confidential call endorsed and opens its response: the transaction to submit,
+    /// the first endorsement's response and the opened response. A refusal reaches the
+    /// host as an endorsement like any other (its response sealed); it is found here, and
+    /// nothing is submitted.
+    pub fn endorse_confidential(
+        &self,
+        gateway: &dyn Gateway,
+        key: &ChaincodeKey,
+        function: &str,
+        args: Vec<Vec<u8>>,
+        transient: &[(String, Vec<u8>)],
+    ) -> Result<(Transaction, ProposalResponse, ChaincodeResponse), ClientError> {
+        let transient = crate::with_blinding_secret(transient);
+        let (proposal, response_key) = self.propose_confidential(key, function, args, &transient)?;
+        let responses = gateway.endorse(&proposal, &[]).map_err(|e| response_key.reveal(e))?;
+        let first = responses.first().ok_or(ClientError::NoEndorsements)?;
+        let opened = response_key.open(&first.response)?;
+        if !opened.is_ok() {
+            return Err(ClientError::Refused(opened.message));
+        }
+        let tx = self.assemble(&proposal, &responses)?;
+        let first = responses.into_iter().next().ok_or(ClientError::NoEndorsements)?;
+        Ok((tx, first, opened))
     }
 
     /// Invokes a chaincode function confidentially and waits until it commits valid;
@@ -153,16 +185,11 @@ impl Client {
         args: Vec<Vec<u8>>,
         transient: &[(String, Vec<u8>)],
     ) -> Result<(Committed, ChaincodeResponse), ClientError> {
-        let transient = crate::with_blinding_secret(transient);
-        let (proposal, response_key) = self.propose_confidential(key, function, args, &transient)?;
-        let responses = gateway.endorse(&proposal, &transient).map_err(|e| response_key.reveal(e))?;
-        let tx = self.assemble(&proposal, &responses)?;
-        let first = responses.into_iter().next().ok_or(ClientError::NoEndorsements)?;
+        let (tx, first, opened) = self.endorse_confidential(gateway, key, function, args, transient)?;
         let outcome = gateway.submit(tx)?;
         if !outcome.code.is_valid() {
             return Err(ClientError::Invalid { tx_id: outcome.tx_id, block: outcome.block, code: outcome.code });
         }
-        let opened = response_key.open(&first.response)?;
         let committed = Committed {
             tx_id: outcome.tx_id,
             block: outcome.block,
@@ -183,6 +210,10 @@ impl Client {
     ) -> Result<ChaincodeResponse, ClientError> {
         let (proposal, response_key) = self.propose_confidential(key, function, args, &[])?;
         let sealed = gateway.evaluate(&proposal, &[]).map_err(|e| response_key.reveal(e))?;
-        response_key.open(&sealed)
+        let opened = response_key.open(&sealed)?;
+        if !opened.is_ok() {
+            return Err(ClientError::Refused(opened.message));
+        }
+        Ok(opened)
     }
 }

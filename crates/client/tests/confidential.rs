@@ -28,6 +28,36 @@ fn a_confidential_invocation_is_sealed_on_the_ledger_and_its_response_opens_for_
     assert_eq!(opened.payload, b"org1");
     assert!(!contains(&committed.response.payload, b"org1"), "the response travels sealed");
 
+    // Transient data travels inside the sealed invocation: the chaincode reads it, the
+    // gateway's proposal and the ledger do not hold it.
+    let transient_marker = b"CONFIDENTIAL-TRANSIENT-91c4";
+    let transient = vec![("secret".to_string(), transient_marker.to_vec())];
+    let (proposal, response_key) =
+        alice.propose_confidential(&key, "transient", args(&["secret"]), &transient).expect("propose");
+    assert!(!contains(&encode(&proposal), transient_marker), "the proposal holds the transient value");
+    let endorsed = n.net.endorse(&proposal, &[]).expect("endorse");
+    assert_eq!(response_key.open(&endorsed[0].response).expect("opens").payload, transient_marker);
+    let (committed_t, opened) =
+        alice.invoke_confidential(&n.net, &key, "transient", args(&["secret"]), &transient).expect("invoke");
+    assert_eq!(opened.payload, transient_marker);
+    for peer in n.net.peers() {
+        let block = peer.ledger().block(committed_t.block).expect("read").expect("block");
+        assert!(!contains(&encode(&block), transient_marker), "{} holds the transient value", peer.name());
+    }
+    // A host that adds plaintext transient data to a sealed call is refused.
+    let forged = vec![("secret".to_string(), b"host's".to_vec())];
+    let err = n.net.endorse(&proposal, &forged).expect_err("plaintext transient with a sealed call");
+    assert!(err.to_string().contains("transient"), "{err}");
+    // Sealed calls and responses are padded to size buckets: a call and an answer carrying
+    // a balance of 9 seal to the same sizes as ones carrying 10,000,000.
+    let sealed_len = |value: &[u8]| {
+        let t = vec![("v".to_string(), value.to_vec())];
+        let (p, _) = alice.propose_confidential(&key, "transient", args(&["v"]), &t).expect("propose");
+        let call = p.proposal.sealed.as_ref().expect("sealed").ciphertext.len();
+        (call, n.net.evaluate(&p, &[]).expect("evaluate").payload.len())
+    };
+    assert_eq!(sealed_len(b"9"), sealed_len(b"10000000"));
+
     for peer in n.net.peers() {
         let block = peer.ledger().block(committed.block).expect("read").expect("block");
         let tx = block.transactions.iter().find(|t| t.tx_id() == committed.tx_id).expect("tx");
@@ -45,9 +75,14 @@ fn a_confidential_invocation_is_sealed_on_the_ledger_and_its_response_opens_for_
         Err(ClientError::Refused(r)) => assert!(r.contains(reason), "{r}"),
         other => panic!("expected a sealed refusal, got {other:?}"),
     }
-    let (proposal, _) = alice.propose_confidential(&key, "refuse", args(&[reason]), &[]).expect("propose");
-    let host_view = n.net.endorse(&proposal, &[]).expect_err("refused").to_string();
-    assert!(!host_view.contains(reason), "the gateway sees the reason: {host_view}");
+    // The host sees an endorsement like a success's (no writes): the refusal and its
+    // reason are inside the sealed response.
+    let (proposal, response_key) = alice.propose_confidential(&key, "refuse", args(&[reason]), &[]).expect("propose");
+    let host_view = n.net.endorse(&proposal, &[]).expect("a refusal is endorsed, sealed");
+    assert!(host_view[0].response.is_ok() && host_view[0].payload.rwset.writes.is_empty());
+    assert!(!contains(&encode(&host_view), reason.as_bytes()), "the gateway sees the reason");
+    let opened = response_key.open(&host_view[0].response).expect("opens");
+    assert!(!opened.is_ok() && opened.message.contains(reason), "{opened:?}");
     // So is a panic's message (a trap's would be too).
     let panic = "PANIC-MESSAGE-ONLY-FOR-ALICE";
     match alice.query_confidential(&n.net, &key, "panic", args(&[panic])) {

@@ -480,7 +480,9 @@ impl Enclave {
             hpke_open(&key, &info, &encode(&p.header), &ct)
                 .map_err(|_| (FailureKind::BadProposal, "the sealed invocation does not open".to_string()))?,
         );
-        decode(&plain, Limits::TRANSACTION)
+        let input = teechain_crypto::padding::unpad(&plain)
+            .map_err(|e| (FailureKind::BadProposal, format!("the sealed invocation: {e}")))?;
+        decode(input, Limits::TRANSACTION)
             .map_err(|e| (FailureKind::BadProposal, format!("the sealed invocation does not decode: {e}")))
     }
 
@@ -537,6 +539,21 @@ impl Enclave {
                     ),
                 )
             })?;
+        let confidential = match &p.sealed {
+            None => None,
+            Some(_) if !p.invocation.function.is_empty() || !p.invocation.args.is_empty() => {
+                return Err(bad("a confidential proposal carries its invocation only sealed".into()));
+            }
+            Some(_) if !transient.is_empty() => {
+                return Err(bad("a confidential proposal carries its transient data only sealed".into()));
+            }
+            Some(sealed) => Some(self.open_invocation(p, sealed, host)?),
+        };
+        // A confidential call's transient data travelled sealed with its invocation.
+        let transient = match &confidential {
+            Some(c) => c.transient.clone(),
+            None => transient,
+        };
         let ctx = InvocationContext {
             channel: self.channel.clone(),
             tx_id: p.header.tx_id(),
@@ -561,13 +578,6 @@ impl Enclave {
             }),
             key_missing: AtomicBool::new(false),
         };
-        let confidential = match &p.sealed {
-            None => None,
-            Some(_) if !p.invocation.function.is_empty() || !p.invocation.args.is_empty() => {
-                return Err(bad("a confidential proposal carries its invocation only sealed".into()));
-            }
-            Some(sealed) => Some(self.open_invocation(p, sealed, host)?),
-        };
         let invocation = confidential.as_ref().map_or(&p.invocation, |c| &c.invocation);
         // A failure's reason, sealed to the client of a confidential call.
         let reason = |message: String| match &confidential {
@@ -575,7 +585,8 @@ impl Enclave {
             Some(c) => {
                 let key = DataKey::from_bytes(c.response_key);
                 let proposal_hash = p.hash();
-                let sealed = key.seal_derived(&[b"reason", &proposal_hash.0], &proposal_hash.0, message.as_bytes());
+                let padded = teechain_crypto::padding::pad(message.as_bytes());
+                let sealed = key.seal_derived(&[b"reason", &proposal_hash.0], &proposal_hash.0, &padded);
                 format!("{SEALED_REASON_PREFIX}{}", hex::encode(sealed))
             }
         };
@@ -589,15 +600,15 @@ impl Enclave {
             e => (FailureKind::ExecutionFailed, reason(format!("chaincode '{name}': {e}"))),
         })?;
         if let Some(c) = &confidential {
-            // Only the client opens the response (or the refusal's reason); every
-            // endorser seals it identically (the nonce derives from proposal and response).
+            // Only the client opens the response, a refusal included: the host sees an
+            // endorsement either way (a refusal's has no writes), padded to a size bucket.
+            // Every endorser seals it identically (the nonce derives from proposal and
+            // response).
             let key = DataKey::from_bytes(c.response_key);
             let proposal_hash = p.hash();
-            if !sim.response.is_ok() {
-                return Err((FailureKind::ChaincodeRefused, reason(sim.response.message)));
-            }
-            let sealed = key.seal_derived(&[b"response", &proposal_hash.0], &proposal_hash.0, &encode(&sim.response));
-            sim.response = ChaincodeResponse { status: sim.response.status, message: String::new(), payload: sealed };
+            let padded = Zeroizing::new(teechain_crypto::padding::pad(&encode(&sim.response)));
+            let sealed = key.seal_derived(&[b"response", &proposal_hash.0], &proposal_hash.0, &padded);
+            sim.response = ChaincodeResponse::ok(sealed);
         }
         if !sim.response.is_ok() {
             return Err((FailureKind::ChaincodeRefused, sim.response.message));

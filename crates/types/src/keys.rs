@@ -189,6 +189,9 @@ pub struct ConfidentialInput {
     pub invocation: crate::chaincode::Invocation,
     /// AES-256-GCM key the enclave seals the response to.
     pub response_key: [u8; 32],
+    /// The transient data, which the chaincode reads as it would a plain call's, but no
+    /// host sees: the proposal's own transient map is empty.
+    pub transient: Vec<(String, Vec<u8>)>,
 }
 
 /// HPKE `info` of a confidential invocation of `chaincode`'s key `epoch` on `channel`.

@@ -268,13 +268,10 @@ fn load(
                 // A confidential transfer seals its call to the chaincode's key.
                 let prepare = || -> Result<Transaction, String> {
                     match (mode, key) {
-                        (Mode::Confidential, Some(key)) => {
-                            let (p, _) = client
-                                .propose_confidential(key, function, base.clone(), &[])
-                                .map_err(|e| e.to_string())?;
-                            let responses = gw.endorse(&p, &[]).map_err(|e| e.to_string())?;
-                            client.assemble(&p, &responses).map_err(|e| e.to_string())
-                        }
+                        (Mode::Confidential, Some(key)) => client
+                            .endorse_confidential(gw, key, function, base.clone(), &[])
+                            .map(|(tx, _, _)| tx)
+                            .map_err(|e| e.to_string()),
                         _ => client
                             .prepare(gw, "payment", function, base.clone(), &transient)
                             .map(|(tx, _)| tx)
