@@ -367,6 +367,8 @@ fn state_seal(mut caller: Ctx<'_, '_>, key_ptr: i32, key_len: i32, ptr: i32, len
             &plain,
         ]);
         let aad = sealed_state_aad(&state.ctx.channel, state.sim.namespace(), &key, k.epoch);
+        let scope = teechain_types::keys::KeyScope::Chaincode { namespace: state.sim.namespace().to_string() };
+        state.sim.sealed_under(scope, k.epoch, k.public_key);
         let padded = zeroize::Zeroizing::new(teechain_crypto::padding::pad(&plain));
         let ct = teechain_crypto::DataKey::from_bytes(k.key).seal(&nonce, &aad, &padded);
         let mut out = Vec::with_capacity(4 + 12 + ct.len());

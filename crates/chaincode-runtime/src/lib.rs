@@ -446,6 +446,7 @@ impl Runtime {
         let mut events = host.events;
         if !response.is_ok() {
             rwset.writes.clear();
+            rwset.key_epochs.clear();
             for coll in &mut rwset.private {
                 coll.writes.clear();
             }

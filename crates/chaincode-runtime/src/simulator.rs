@@ -2,13 +2,15 @@
 //! its own pending writes, and records what it read and wrote as a [`ReadWriteSet`].
 //! Private data collections are in the `private` submodule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use teechain_types::chaincode::abi::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use teechain_types::chaincode::HistoryEntry;
 use teechain_types::collection::{CollectionAccess, CollectionPrivateWrites};
 use teechain_types::hash::sha256;
-use teechain_types::rwset::{in_range, range_digest, MAX_RANGE_RESULTS};
+use teechain_types::hash::Hash32;
+use teechain_types::keys::KeyScope;
+use teechain_types::rwset::{history_digest, in_range, range_digest, HistoryRead, KeyEpochRead, MAX_RANGE_RESULTS};
 use teechain_types::state::StateView;
 use teechain_types::{KvRead, KvWrite, RangeRead, ReadWriteSet};
 
@@ -23,8 +25,7 @@ pub(crate) use private::PrivateError;
 /// Key-value pairs in key order, as a range query returns them.
 pub type KvPairs = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// The most history entries one history query returns (the newest ones).
-pub const MAX_HISTORY_ENTRIES: usize = 1_000;
+pub use teechain_types::rwset::MAX_HISTORY_ENTRIES;
 
 /// The most bytes of keys and values one invocation may write (events included). A
 /// transaction encodes to at most 4 MiB (`Limits::TRANSACTION`), so this leaves room for
@@ -64,6 +65,10 @@ pub struct TxSimulator<'a> {
     collections: BTreeMap<String, CollectionAccess>,
     /// Per collection touched: hashed reads, values read and pending writes.
     private: BTreeMap<String, PrivateColl>,
+    /// Key epochs sealed under (see [`ReadWriteSet::key_epochs`]).
+    key_epochs: BTreeSet<KeyEpochRead>,
+    /// History queries answered so far, by key: the answer and its recorded read.
+    histories: BTreeMap<Vec<u8>, (Vec<HistoryEntry>, Hash32)>,
 }
 
 impl<'a> TxSimulator<'a> {
@@ -78,7 +83,14 @@ impl<'a> TxSimulator<'a> {
             write_bytes: 0,
             collections: BTreeMap::new(),
             private: BTreeMap::new(),
+            key_epochs: BTreeSet::new(),
+            histories: BTreeMap::new(),
         }
+    }
+
+    /// Notes that a value was sealed under `epoch` of the key `scope`, as its latest.
+    pub fn sealed_under(&mut self, scope: KeyScope, epoch: u32, public_key: [u8; 32]) {
+        self.key_epochs.insert(KeyEpochRead { scope, epoch, public_key });
     }
 
     /// The chaincode namespace it simulates.
@@ -168,10 +180,16 @@ impl<'a> TxSimulator<'a> {
     }
 
     /// Committed changes of `key`, oldest first, at most the newest
-    /// [`MAX_HISTORY_ENTRIES`]; a query, not recorded in the read-write set.
+    /// [`MAX_HISTORY_ENTRIES`]. Recorded as a [`HistoryRead`] (the first answer per key
+    /// is kept), so a validator can run the query again.
     pub fn history(&mut self, key: &[u8]) -> Result<Vec<HistoryEntry>, RuntimeError> {
         check_len("key", key.len(), MAX_KEY_BYTES)?;
-        Ok(self.state.history(self.namespace, key, MAX_HISTORY_ENTRIES)?)
+        if let Some((entries, _)) = self.histories.get(key) {
+            return Ok(entries.clone());
+        }
+        let entries = self.state.history(self.namespace, key, MAX_HISTORY_ENTRIES)?;
+        self.histories.insert(key.to_vec(), (entries.clone(), history_digest(&entries)));
+        Ok(entries)
     }
 
     /// The recorded read-write set: reads and writes sorted by key, range reads in query
@@ -196,6 +214,8 @@ impl<'a> TxSimulator<'a> {
             range_reads: self.range_reads,
             writes: self.writes.into_iter().map(|(key, value)| KvWrite { key, value }).collect(),
             private,
+            key_epochs: self.key_epochs.into_iter().collect(),
+            history_reads: self.histories.into_iter().map(|(key, (_, digest))| HistoryRead { key, digest }).collect(),
         };
         (rwset, private_writes)
     }

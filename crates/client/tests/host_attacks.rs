@@ -292,3 +292,69 @@ fn attack_d_a_stale_private_read_is_invalid() {
     assert_eq!(outcome.code, ValidationCode::MvccReadConflict);
     assert_eq!((balance("org1"), balance("org2")), ("40".to_string(), "160".to_string()), "no money appeared");
 }
+
+/// After a rotation of the chaincode key, org1's host hides the new epoch from its
+/// enclave, which then seals a bid under the old one. The read-write set names the epoch
+/// it sealed under as the latest: KEY_EPOCH_CONFLICT. Answered honestly, the bid seals
+/// under the new epoch and commits.
+#[test]
+fn a_hidden_key_epoch_is_invalid() {
+    let n = network();
+    auction(&n, now_ms() + 600_000);
+    let org3 = client(&n.net, "org3");
+    let policy = n.net.config().channel.attestation.policy().expect("policy");
+    // The call itself is sealed to epoch 0 (a client may use any epoch it verified).
+    let key = org3.chaincode_key(&n.net, "auction", &policy).expect("chaincode key");
+    assert_eq!(key.epoch, 0);
+    let admin2 = n.net.user("org2", "admin").expect("admin");
+    let scope = KeyScope::Chaincode { namespace: "auction".into() };
+    let rotation = teechain_node::registry::rotation_tx(&admin2, n.net.channel(), scope.clone());
+    assert!(n.net.submit(rotation).expect("rotation").code.is_valid());
+    let peer1 = &n.net.peers()[0];
+    assert_eq!(org3.chaincode_key(&n.net, "auction", &policy).expect("key").epoch, 1, "the rotation made epoch 1");
+    let bid = |amount: &str, hide: bool| {
+        let snap = peer1.ledger().snapshot().expect("snapshot");
+        let mut host = ForgingHost::new(&snap);
+        if hide {
+            host = host.forge_get(KEYS_NAMESPACE, &key_state_key(&scope, 1), None);
+        }
+        let (sp, _) = org3.propose_confidential(&key, "bid", args(&["art", amount]), &[]).expect("propose");
+        let e = peer1.enclave().endorse(&ViewHost(&host), sp.clone(), vec![]).expect("endorse");
+        let written = e.response.payload.rwset.writes.iter().find(|w| w.key == b"bid/art/org3").cloned();
+        let epoch = u32::from_be_bytes(written.expect("bid").value.expect("value")[..4].try_into().expect("epoch"));
+        drop(snap);
+        let tx = org3.assemble(&sp, &[e.response]).expect("assemble");
+        (epoch, n.net.submit(tx).expect("submit").code)
+    };
+    assert_eq!(bid("4242", true), (0, ValidationCode::KeyEpochConflict));
+    assert_eq!(bid("4343", false), (1, ValidationCode::Valid));
+}
+
+/// A host answers a history query with the key's history less its latest change. The
+/// query is in the read-write set and every validator runs it again: MVCC_READ_CONFLICT;
+/// answered honestly, the same call commits.
+#[test]
+fn a_forged_history_is_invalid() {
+    let n = crate::fixture::testbed_network("OR('org1.member')");
+    let org1 = client(&n.net, "org1");
+    for v in ["first", "second"] {
+        org1.invoke(&n.net, "testbed", "put", args(&["k", v]), &[]).expect("put");
+    }
+    let peer1 = &n.net.peers()[0];
+    let call = |forge: bool| {
+        let snap = peer1.ledger().snapshot().expect("snapshot");
+        let mut honest = snap.history("testbed", b"k", 100).expect("history");
+        assert_eq!(honest.len(), 2);
+        let mut host = ForgingHost::new(&snap);
+        if forge {
+            honest.pop();
+            host = host.forge_history("testbed", b"k", honest);
+        }
+        let sp = org1.propose("testbed", "history", args(&["k"]), &[]);
+        let e = peer1.enclave().endorse(&ViewHost(&host), sp.clone(), vec![]).expect("endorse");
+        drop(snap);
+        n.net.submit(org1.assemble(&sp, &[e.response]).expect("assemble")).expect("submit").code
+    };
+    assert_eq!(call(true), ValidationCode::MvccReadConflict);
+    assert_eq!(call(false), ValidationCode::Valid);
+}

@@ -431,9 +431,11 @@ impl Enclave {
         let scope = KeyScope::Chaincode { namespace: chaincode.to_string() };
         let mut keys = Vec::new();
         for epoch in 0u32.. {
-            let secret = match self.keys.get(&scope, epoch) {
-                Some(k) => k,
-                None => {
+            let known =
+                self.public_keys.read().unwrap_or_else(|p| p.into_inner()).get(&(scope.clone(), epoch)).cloned();
+            let (secret, public_key) = match (self.keys.get(&scope, epoch), known) {
+                (Some(k), Some(known)) => (k, known.public_key),
+                _ => {
                     let found = OcallState::public(host)
                         .get(KEYS_NAMESPACE, &key_state_key(&scope, epoch))
                         .map_err(|e| (FailureKind::HostFailure, e.to_string()))?;
@@ -442,8 +444,9 @@ impl Enclave {
                         .map_err(|e| (FailureKind::HostFailure, format!("the {scope} record does not decode: {e}")))?;
                     // Not (yet) wrapped to this enclave: seal with what it holds. A record
                     // that does not prove genuine is the host's, never a key.
-                    match self.key(&scope, epoch, &record, &OcallState::public(host)) {
-                        Ok(k) => k,
+                    let state = OcallState::public(host);
+                    match self.key(&scope, epoch, &record, &state) {
+                        Ok(k) => (k, self.verified_public_key(&scope, epoch, &record, &state)?.public_key),
                         Err((FailureKind::KeyUnavailable, _)) => break,
                         Err(e) => return Err(e),
                     }
@@ -453,7 +456,7 @@ impl Enclave {
                 teechain_crypto::derive_key(secret.as_slice(), b"teechain/state-sealing/v1", &[chaincode.as_bytes()]);
             let nonce_key =
                 teechain_crypto::derive_key(secret.as_slice(), b"teechain/state-nonce/v1", &[chaincode.as_bytes()]);
-            keys.push(StateSealingKey { epoch, key, nonce_key });
+            keys.push(StateSealingKey { epoch, key, nonce_key, public_key });
         }
         Ok((!keys.is_empty()).then_some(StateSealing { keys }))
     }

@@ -18,6 +18,7 @@ pub struct ForgingHost<'a, V: StateView + Sync> {
     honest: &'a V,
     gets: HashMap<Key, Option<VersionedValue>>,
     ranges: HashMap<Key, Vec<(Vec<u8>, VersionedValue)>>,
+    histories: HashMap<Key, Vec<HistoryEntry>>,
     private_gets: HashMap<PrivateKey, Option<PrivateValue>>,
     private_hashes: HashMap<(String, String, Hash32), Option<HashedValue>>,
 }
@@ -29,6 +30,7 @@ impl<'a, V: StateView + Sync> ForgingHost<'a, V> {
             honest,
             gets: HashMap::new(),
             ranges: HashMap::new(),
+            histories: HashMap::new(),
             private_gets: HashMap::new(),
             private_hashes: HashMap::new(),
         }
@@ -43,6 +45,12 @@ impl<'a, V: StateView + Sync> ForgingHost<'a, V> {
     /// Answers every range query of `namespace` that starts at `start` with `entries`.
     pub fn forge_range(mut self, namespace: &str, start: &[u8], entries: Vec<(Vec<u8>, VersionedValue)>) -> Self {
         self.ranges.insert((namespace.to_string(), start.to_vec()), entries);
+        self
+    }
+
+    /// Answers every history query of `key` in `namespace` with `entries`.
+    pub fn forge_history(mut self, namespace: &str, key: &[u8], entries: Vec<HistoryEntry>) -> Self {
+        self.histories.insert((namespace.to_string(), key.to_vec()), entries);
         self
     }
 
@@ -85,7 +93,10 @@ impl<V: StateView + Sync> StateView for ForgingHost<'_, V> {
     }
 
     fn history(&self, namespace: &str, key: &[u8], limit: usize) -> Result<Vec<HistoryEntry>, StateError> {
-        self.honest.history(namespace, key, limit)
+        match self.histories.get(&(namespace.to_string(), key.to_vec())) {
+            Some(forged) => Ok(forged.iter().take(limit).cloned().collect()),
+            None => self.honest.history(namespace, key, limit),
+        }
     }
 
     fn collection(&self, namespace: &str, collection: &str) -> Result<Option<CollectionAccess>, StateError> {

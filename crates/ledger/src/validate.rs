@@ -30,7 +30,9 @@ use teechain_types::keys::{
     key_state_key, rotation_state_key, sealed_version_key, KeyDistribution, KeyRecord, KeyScope, KEYS_NAMESPACE,
 };
 use teechain_types::policy::{EndorsementPolicy, PrincipalRole};
-use teechain_types::rwset::{in_range, range_digest, MAX_RANGE_RESULTS};
+use teechain_types::rwset::{
+    history_digest, in_range, range_digest, KeyEpochRead, MAX_HISTORY_ENTRIES, MAX_RANGE_RESULTS,
+};
 use teechain_types::state::{StateError, StateView};
 use teechain_types::tx::{EndorsedInvocation, LifecycleOp, TxBody};
 use teechain_types::{
@@ -83,6 +85,8 @@ pub struct BlockValidator {
     enclaves: Mutex<HashMap<Hash32, Arc<EnclaveSigner>>>,
     /// How far (ms) a proposal's time may lie from its block's time.
     proposal_window_ms: u64,
+    /// Public keys of key epochs already read from state.
+    key_epochs: Mutex<HashMap<(KeyScope, u32), [u8; 32]>>,
 }
 
 /// The default of [`BlockValidator::with_proposal_window_ms`]: a minute either side of
@@ -121,6 +125,7 @@ impl BlockValidator {
             attestation,
             enclaves: Mutex::new(HashMap::new()),
             proposal_window_ms: DEFAULT_PROPOSAL_WINDOW_MS,
+            key_epochs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -393,6 +398,22 @@ impl BlockValidator {
                 return Ok(ValidationCode::PhantomReadConflict);
             }
         }
+        for h in &rwset.history_reads {
+            if state.written_in_block(ns, &h.key) {
+                return Ok(ValidationCode::MvccReadConflict);
+            }
+            if history_digest(&state.view.history(ns, &h.key, MAX_HISTORY_ENTRIES)?) != h.digest {
+                return Ok(ValidationCode::MvccReadConflict);
+            }
+        }
+        for k in &rwset.key_epochs {
+            if k.scope.namespace() != ns {
+                return Ok(ValidationCode::InvalidInvocation);
+            }
+            if !self.latest_key_epoch(state, k)? {
+                return Ok(ValidationCode::KeyEpochConflict);
+            }
+        }
         for c in &rwset.private {
             for r in &c.reads {
                 if state.private_written_in_block(ns, &c.collection, &r.key_hash) {
@@ -440,6 +461,33 @@ impl BlockValidator {
             }
         }
         Ok(ValidationCode::Valid)
+    }
+
+    /// True when `k` names the committed key of its epoch, and that epoch is its key's
+    /// latest (as of the transaction, in-block distributions included).
+    fn latest_key_epoch(&self, state: &BlockState<'_>, k: &KeyEpochRead) -> Result<bool, LedgerError> {
+        if let Some(next) = k.epoch.checked_add(1) {
+            if state.get(KEYS_NAMESPACE, &key_state_key(&k.scope, next))?.is_some() {
+                return Ok(false);
+            }
+        }
+        let cached =
+            self.key_epochs.lock().unwrap_or_else(|p| p.into_inner()).get(&(k.scope.clone(), k.epoch)).copied();
+        let public_key = match cached {
+            Some(pk) => pk,
+            None => {
+                let Some(v) = state.get(KEYS_NAMESPACE, &key_state_key(&k.scope, k.epoch))? else {
+                    return Ok(false);
+                };
+                let record: KeyRecord = decode(&v.value, Limits::RECORD)
+                    .map_err(|source| LedgerError::Corrupt { table: "state (keys)", source })?;
+                let Some(pk) = record.public_key else { return Ok(false) };
+                // An epoch's key never changes once made (grants add wraps only).
+                self.key_epochs.lock().unwrap_or_else(|p| p.into_inner()).insert((k.scope.clone(), k.epoch), pk);
+                pk
+            }
+        };
+        Ok(public_key == k.public_key)
     }
 
     /// The config of each collection of a transaction's private read-write sets, or

@@ -76,11 +76,14 @@ pub enum ValidationCode {
     /// The proposal's time lies outside the channel's window around the block's time:
     /// chaincode saw a time the ledger does not vouch for.
     ProposalTimeOutOfWindow,
+    /// The invocation sealed under a key epoch that is not the latest committed one of
+    /// its key, or not the committed key of that epoch.
+    KeyEpochConflict,
 }
 
 impl ValidationCode {
     /// Every code, in the order of their one-byte numbers.
-    pub const ALL: [ValidationCode; 19] = [
+    pub const ALL: [ValidationCode; 20] = [
         ValidationCode::Valid,
         ValidationCode::BadCreatorSignature,
         ValidationCode::UnknownCreator,
@@ -100,6 +103,7 @@ impl ValidationCode {
         ValidationCode::InvalidEnclaveRegistration,
         ValidationCode::InvalidKeyDistribution,
         ValidationCode::ProposalTimeOutOfWindow,
+        ValidationCode::KeyEpochConflict,
     ];
 
     /// The code's one-byte number (its index in [`ValidationCode::ALL`]).
@@ -151,6 +155,7 @@ impl ValidationCode {
             ValidationCode::InvalidEnclaveRegistration => "INVALID_ENCLAVE_REGISTRATION",
             ValidationCode::InvalidKeyDistribution => "INVALID_KEY_DISTRIBUTION",
             ValidationCode::ProposalTimeOutOfWindow => "PROPOSAL_TIME_OUT_OF_WINDOW",
+            ValidationCode::KeyEpochConflict => "KEY_EPOCH_CONFLICT",
         }
     }
 }

@@ -136,6 +136,9 @@ pub struct StateSealingKey {
     /// The key nonces are derived with: separate from `key`, so a nonce shown in a
     /// ciphertext says nothing that the encryption key was used to compute.
     pub nonce_key: [u8; 32],
+    /// The chaincode key's public key of `epoch` (named in the read-write set of an
+    /// invocation that seals under it).
+    pub public_key: [u8; 32],
 }
 
 impl std::fmt::Debug for StateSealingKey {

@@ -28,6 +28,7 @@ pub use codec::{decode, encode, DecodeError, Limits};
 pub use hash::{sha256, Hash32, TxId};
 pub use identity::{Identity, Role};
 pub use rwset::{
-    CollectionHashedRwSet, HashedRead, HashedWrite, KvRead, KvWrite, RangeRead, ReadWriteSet, Version, VersionedValue,
+    CollectionHashedRwSet, HashedRead, HashedWrite, HistoryRead, KeyEpochRead, KvRead, KvWrite, RangeRead,
+    ReadWriteSet, Version, VersionedValue,
 };
 pub use tx::{Transaction, TxBody, TxHeader};

@@ -70,6 +70,41 @@ pub struct ReadWriteSet {
     /// Hashed reads and writes of private data, one entry per collection touched,
     /// sorted by collection name. The values travel only between member nodes.
     pub private: Vec<CollectionHashedRwSet>,
+    /// The key epochs the invocation sealed under, each as the latest of its key, sorted:
+    /// a host that hid a newer epoch from its enclave, or handed it one the ledger does
+    /// not hold, makes the transaction invalid.
+    pub key_epochs: Vec<KeyEpochRead>,
+    /// History queries, sorted by key: each key and a digest of the entries returned.
+    pub history_reads: Vec<HistoryRead>,
+}
+
+/// A history query of one key: a validator runs it again and compares the digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRead {
+    /// The key within the chaincode's namespace.
+    pub key: Vec<u8>,
+    /// [`history_digest`] of the entries returned.
+    pub digest: Hash32,
+}
+
+/// The most history entries one history query returns (the newest ones); simulation and
+/// validation use the same bound.
+pub const MAX_HISTORY_ENTRIES: usize = 1_000;
+
+/// Digest of a history query's entries.
+pub fn history_digest(entries: &[crate::chaincode::HistoryEntry]) -> Hash32 {
+    crate::hash::sha256(&crate::codec::encode(entries))
+}
+
+/// A key epoch an invocation sealed values under, taken to be the latest of its key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct KeyEpochRead {
+    /// Which key (of the invocation's chaincode).
+    pub scope: crate::keys::KeyScope,
+    /// The epoch.
+    pub epoch: u32,
+    /// The epoch's public key, as its committed record holds it.
+    pub public_key: [u8; 32],
 }
 
 /// One private key read, as the shared ledger records it.

@@ -8,13 +8,14 @@ use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{CollectionConfig, CollectionPrivateWrites, PrivateWrite, TxPrivateData};
 use teechain_types::enclave::{EnclaveKeys, EnclaveRegistration};
 use teechain_types::hash::Signature;
+use teechain_types::keys::KeyScope;
 use teechain_types::tx::{
     ChaincodeRef, EndorsedInvocation, Endorsement, LifecycleOp, ProposalResponsePayload, SignedProposal, TxBody,
     TxHeader, TxPayload,
 };
 use teechain_types::{
-    Block, CollectionHashedRwSet, Hash32, HashedRead, HashedWrite, Identity, KvRead, KvWrite, RangeRead, ReadWriteSet,
-    Transaction, Version,
+    Block, CollectionHashedRwSet, Hash32, HashedRead, HashedWrite, HistoryRead, Identity, KeyEpochRead, KvRead,
+    KvWrite, RangeRead, ReadWriteSet, Transaction, Version,
 };
 
 fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -44,53 +45,66 @@ fn version() -> impl Strategy<Value = Version> {
 
 fn rwset() -> impl Strategy<Value = ReadWriteSet> {
     (
-        "[a-z]{1,8}",
-        prop::collection::vec(
-            (bytes(16), prop::option::of(version()), prop::option::of(hash()))
-                .prop_map(|(key, version, value_hash)| KvRead { key, version, value_hash }),
-            0..4,
+        (
+            "[a-z]{1,8}",
+            prop::collection::vec(
+                (bytes(16), prop::option::of(version()), prop::option::of(hash()))
+                    .prop_map(|(key, version, value_hash)| KvRead { key, version, value_hash }),
+                0..4,
+            ),
+            prop::collection::vec(
+                (bytes(8), bytes(8), hash()).prop_map(|(start, end, results_digest)| RangeRead {
+                    start,
+                    end,
+                    results_digest,
+                }),
+                0..2,
+            ),
+            prop::collection::vec(
+                (bytes(16), prop::option::of(bytes(32))).prop_map(|(key, value)| KvWrite { key, value }),
+                0..4,
+            ),
+            prop::collection::vec(
+                (
+                    "[a-z_]{1,8}",
+                    prop::collection::vec(
+                        (hash(), prop::option::of(version()), prop::option::of(hash()))
+                            .prop_map(|(key_hash, version, value_hash)| HashedRead { key_hash, version, value_hash }),
+                        0..3,
+                    ),
+                    prop::collection::vec(
+                        (hash(), prop::option::of(hash()), any::<bool>()).prop_map(|(key_hash, value_hash, purge)| {
+                            HashedWrite { key_hash, value_hash, sealed_hash: None, purge }
+                        }),
+                        0..3,
+                    ),
+                )
+                    .prop_map(|(collection, reads, writes)| CollectionHashedRwSet {
+                        collection,
+                        reads,
+                        writes,
+                    }),
+                0..2,
+            ),
         ),
         prop::collection::vec(
-            (bytes(8), bytes(8), hash()).prop_map(|(start, end, results_digest)| RangeRead {
-                start,
-                end,
-                results_digest,
+            ("[a-z]{1,8}", any::<u32>(), any::<[u8; 32]>()).prop_map(|(namespace, epoch, public_key)| KeyEpochRead {
+                scope: KeyScope::Chaincode { namespace },
+                epoch,
+                public_key,
             }),
             0..2,
         ),
-        prop::collection::vec(
-            (bytes(16), prop::option::of(bytes(32))).prop_map(|(key, value)| KvWrite { key, value }),
-            0..4,
-        ),
-        prop::collection::vec(
-            (
-                "[a-z_]{1,8}",
-                prop::collection::vec(
-                    (hash(), prop::option::of(version()), prop::option::of(hash()))
-                        .prop_map(|(key_hash, version, value_hash)| HashedRead { key_hash, version, value_hash }),
-                    0..3,
-                ),
-                prop::collection::vec(
-                    (hash(), prop::option::of(hash()), any::<bool>()).prop_map(|(key_hash, value_hash, purge)| {
-                        HashedWrite { key_hash, value_hash, sealed_hash: None, purge }
-                    }),
-                    0..3,
-                ),
-            )
-                .prop_map(|(collection, reads, writes)| CollectionHashedRwSet {
-                    collection,
-                    reads,
-                    writes,
-                }),
-            0..2,
-        ),
+        prop::collection::vec((bytes(16), hash()).prop_map(|(key, digest)| HistoryRead { key, digest }), 0..2),
     )
-        .prop_map(|(namespace, reads, range_reads, writes, private)| ReadWriteSet {
+        .prop_map(|((namespace, reads, range_reads, writes, private), key_epochs, history_reads)| ReadWriteSet {
             namespace,
             reads,
             range_reads,
             writes,
             private,
+            key_epochs,
+            history_reads,
         })
 }
 

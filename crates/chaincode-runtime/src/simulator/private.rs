@@ -21,6 +21,7 @@ use teechain_types::collection::{
     MIN_BLINDING_SECRET,
 };
 use teechain_types::hash::Hash32;
+use teechain_types::keys::KeyScope;
 use teechain_types::rwset::{in_range, CollectionHashedRwSet, HashedRead, HashedWrite, MAX_RANGE_RESULTS};
 use teechain_types::state::StateError;
 
@@ -370,6 +371,10 @@ impl TxSimulator<'_> {
             None => Blinding::Secret(blinding_secret(ctx)?),
         };
         let ns = self.namespace;
+        if let (Blinding::Sealed(s), Some(_)) = (&blinding, value) {
+            let scope = KeyScope::Collection { namespace: ns.to_string(), collection: collection.to_string() };
+            self.sealed_under(scope, s.epoch, s.public_key);
+        }
         let write = match value {
             Some(v) => {
                 let (blind, sealed) = match &blinding {
