@@ -225,6 +225,28 @@ fn payment_scenario(net: &Net, enclave: &str) {
     let files = net.ok(&["ledger", "verify", "--dir", d]);
     let tips: Vec<_> = files["nodes"].as_array().expect("nodes").iter().map(|n| n["tip"].clone()).collect();
     assert!(tips.windows(2).all(|w| w[0] == w[1]), "{tips:?}");
+    assert_every_organisation_vouched_for_the_time(net);
+}
+
+/// Every organisation's nodes put time beacons on the ledger while the network ran, close
+/// to this machine's clock, and the channel's time is their median.
+fn assert_every_organisation_vouched_for_the_time(net: &Net) {
+    use teechain_types::state::StateView;
+    use teechain_types::tx::{ledger_time, TIME_NAMESPACE};
+    let config = net.config();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
+    let node = &config.nodes[0];
+    let ledger = teechain_ledger::Ledger::open(&net.path().join(&node.data_dir).join("ledger.redb")).expect("ledger");
+    let snap = ledger.snapshot().expect("snapshot");
+    let mut beacons = Vec::new();
+    for org in ["org1", "org2", "org3"] {
+        let v = snap.get(TIME_NAMESPACE, org.as_bytes()).expect("read").unwrap_or_else(|| panic!("no beacon of {org}"));
+        let t = u64::from_be_bytes(v.value.as_slice().try_into().expect("u64"));
+        assert!(t <= now && now - t < 10 * 60_000, "{org}'s beacon {t} is far from {now}");
+        beacons.push(t);
+    }
+    let median = ledger_time(beacons.clone(), 3).expect("a majority vouched");
+    assert!(beacons.contains(&median));
 }
 
 /// A client whose certificate comes from a CA outside the channel (same organisation

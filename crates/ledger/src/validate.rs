@@ -34,7 +34,7 @@ use teechain_types::rwset::{
     history_digest, in_range, range_digest, KeyEpochRead, MAX_HISTORY_ENTRIES, MAX_RANGE_RESULTS,
 };
 use teechain_types::state::{StateError, StateView};
-use teechain_types::tx::{EndorsedInvocation, LifecycleOp, TxBody};
+use teechain_types::tx::{ledger_time, EndorsedInvocation, LifecycleOp, TxBody, TIME_NAMESPACE};
 use teechain_types::{
     sha256, Block, CollectionHashedRwSet, Hash32, Role, Transaction, TxId, ValidationCode, Version, VersionedValue,
 };
@@ -153,6 +153,9 @@ impl BlockValidator {
         let mut state = BlockState { view, overlay: BTreeMap::new(), private_overlay: BTreeMap::new() };
         let mut outcome = BlockOutcome { codes: Vec::with_capacity(pre.len()), ..BlockOutcome::default() };
         let mut seen: HashSet<TxId> = HashSet::with_capacity(pre.len());
+        // The time the ledger vouches for; the leader's block time only until a majority
+        // of organisations has sent beacons.
+        let mut clock = self.ledger_clock(&state)?;
         for (i, (tx, pre)) in block.transactions.iter().zip(pre).enumerate() {
             let version = Version { block: block.header.number, tx: i as u32 };
             let code = match pre.code {
@@ -162,11 +165,16 @@ impl BlockValidator {
                     if !seen.insert(tx_id) || view.tx_committed(&tx_id)? {
                         ValidationCode::DuplicateTxId
                     } else {
-                        let now = block.header.timestamp_ms / 1000;
-                        if self.outside_window(tx, block.header.timestamp_ms) {
+                        let time_ms = clock.unwrap_or(block.header.timestamp_ms);
+                        if self.outside_window(tx, time_ms) {
                             ValidationCode::ProposalTimeOutOfWindow
                         } else {
-                            self.check_stateful(&mut state, tx, &pre, version, now, &mut outcome)?
+                            let code =
+                                self.check_stateful(&mut state, tx, &pre, version, time_ms / 1000, &mut outcome)?;
+                            if code.is_valid() && matches!(tx.payload.body, TxBody::TimeBeacon(_)) {
+                                clock = self.ledger_clock(&state)?;
+                            }
+                            code
                         }
                     }
                 }
@@ -176,12 +184,45 @@ impl BlockValidator {
         Ok(outcome)
     }
 
-    /// True when `tx` is an invocation whose proposal time lies further from the block's
+    /// True when `tx` is an invocation whose proposal time lies further from the ledger's
     /// time than the window allows: its chaincode ran at a time the ledger does not vouch
     /// for (a deadline checked early, say).
-    fn outside_window(&self, tx: &Transaction, block_ms: u64) -> bool {
+    fn outside_window(&self, tx: &Transaction, time_ms: u64) -> bool {
         let TxBody::Invoke(_) = &tx.payload.body else { return false };
-        tx.payload.header.timestamp_ms.abs_diff(block_ms) > self.proposal_window_ms
+        tx.payload.header.timestamp_ms.abs_diff(time_ms) > self.proposal_window_ms
+    }
+
+    /// The channel's time from the organisations' latest beacons ([`ledger_time`]).
+    fn ledger_clock(&self, state: &BlockState<'_>) -> Result<Option<u64>, LedgerError> {
+        let mut beacons = Vec::with_capacity(self.orgs.len());
+        for org in &self.orgs {
+            if let Some(t) = beacon(state, org)? {
+                beacons.push(t);
+            }
+        }
+        Ok(ledger_time(beacons, self.orgs.len()))
+    }
+
+    /// A time beacon: a node's (peer role), later than its organisation's latest.
+    fn check_time_beacon(
+        &self,
+        state: &mut BlockState<'_>,
+        time_ms: u64,
+        creator: &VerifiedIdentity,
+        version: Version,
+        writes: &mut Vec<StateWrite>,
+    ) -> Result<ValidationCode, LedgerError> {
+        if creator.role != Role::Peer {
+            return Ok(ValidationCode::InvalidTimeBeacon);
+        }
+        if beacon(state, &creator.org)?.is_some_and(|latest| time_ms <= latest) {
+            return Ok(ValidationCode::InvalidTimeBeacon);
+        }
+        let key = creator.org.as_bytes().to_vec();
+        let value = time_ms.to_be_bytes().to_vec();
+        state.write(TIME_NAMESPACE, &key, Some(value.clone()));
+        writes.push(StateWrite { namespace: TIME_NAMESPACE.to_string(), key, value: Some(value), version });
+        Ok(ValidationCode::Valid)
     }
 
     /// The committed registrations of the enclaves that `txs`' endorsements name.
@@ -316,6 +357,7 @@ impl BlockValidator {
             }
             TxBody::DistributeKey(d) => self.check_key_distribution(state, d, version, &mut outcome.writes),
             TxBody::RotateKey(scope) => self.check_rotation(state, scope, creator, version, &mut outcome.writes),
+            TxBody::TimeBeacon(t) => self.check_time_beacon(state, *t, creator, version, &mut outcome.writes),
         }
     }
 
@@ -848,6 +890,15 @@ impl StateView for BlockState<'_> {
             None => self.view.private_hash(ns, collection, key_hash),
         }
     }
+}
+
+/// The latest time an organisation's nodes vouched for, as committed or earlier in the
+/// block.
+fn beacon(state: &BlockState<'_>, org: &str) -> Result<Option<u64>, LedgerError> {
+    Ok(state
+        .get(TIME_NAMESPACE, org.as_bytes())?
+        .and_then(|v| <[u8; 8]>::try_from(v.value.as_slice()).ok())
+        .map(u64::from_be_bytes))
 }
 
 /// A registered enclave, as committed or registered earlier in the block.

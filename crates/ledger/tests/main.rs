@@ -10,6 +10,8 @@ mod enclaves;
 mod private;
 /// Commit rules: next block only, data hash checked, history and tx-id indexes.
 mod store;
+/// The channel's time: nodes' beacons, their median, the proposal window.
+mod time;
 
 use teechain_ledger::{BlockOutcome, StateWrite};
 use teechain_types::chaincode::ChaincodeDefinition;

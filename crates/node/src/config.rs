@@ -46,6 +46,15 @@ pub struct ChannelConfig {
     /// of the block that commits it.
     #[serde(default = "default_proposal_window_ms")]
     pub proposal_time_window_ms: u64,
+    /// How often (ms) each node vouches for the time with a beacon on the ledger (the
+    /// channel's time is the organisations' median); 0: never, and the channel's time is
+    /// its leader's block time. Keep it well under the window.
+    #[serde(default = "default_time_beacon_interval_ms")]
+    pub time_beacon_interval_ms: u64,
+}
+
+fn default_time_beacon_interval_ms() -> u64 {
+    10_000
 }
 
 fn default_proposal_window_ms() -> u64 {
@@ -473,6 +482,7 @@ pub fn init_network_with(dir: &Path, orgs: &[String], options: &InitOptions) -> 
                 sgx: None,
             },
             proposal_time_window_ms: default_proposal_window_ms(),
+            time_beacon_interval_ms: default_time_beacon_interval_ms(),
         },
         nodes: Vec::new(),
     };

@@ -60,6 +60,11 @@ pub fn rotation_tx(admin: &SigningIdentity, channel: &str, scope: KeyScope) -> T
     signed_tx(admin, channel, TxBody::RotateKey(scope))
 }
 
+/// A node's time beacon: `time_ms` by its clock, signed by the node (peer role).
+pub fn time_beacon_tx(node: &SigningIdentity, channel: &str, time_ms: u64) -> Transaction {
+    signed_tx(node, channel, TxBody::TimeBeacon(time_ms))
+}
+
 fn signed_tx(signer: &SigningIdentity, channel: &str, body: TxBody) -> Transaction {
     let nonce: [u8; 24] = rand::random();
     let timestamp_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);

@@ -17,7 +17,7 @@ use crate::rpc::{
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use teechain_consensus::{
     AppliedMarker, ApplyError, BlockApplier, BlockProposal, ConsensusError, NodeId, Orderer, OrdererConfig,
     RaftRpcKind, RaftTransport, TransportError,
@@ -29,7 +29,8 @@ use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{CollectionPrivateWrites, TxPrivateData};
 use teechain_types::keys::KeyScope;
 use teechain_types::policy::EndorsementPolicy;
-use teechain_types::tx::{ProposalResponse, SignedProposal, TxBody};
+use teechain_types::state::StateView;
+use teechain_types::tx::{ProposalResponse, SignedProposal, TxBody, TIME_NAMESPACE};
 use teechain_types::{Block, Role, Transaction, TxId, ValidationCode};
 use tokio::sync::{broadcast, watch};
 
@@ -591,6 +592,56 @@ async fn keep_keys(
     }
 }
 
+/// Vouches for the time: whenever this organisation's latest beacon on the ledger is
+/// older than the channel's beacon interval by this node's clock, submits one (see
+/// [`teechain_types::tx::ledger_time`]).
+async fn keep_time(
+    service: Arc<NodeService>,
+    identity: teechain_crypto::SigningIdentity,
+    mut stop: watch::Receiver<bool>,
+) {
+    let interval = service.config.channel.time_beacon_interval_ms;
+    if interval == 0 {
+        return;
+    }
+    let channel = service.config.channel.channel.clone();
+    let org = service.peer.org().to_string();
+    let mut last_failure: Option<String> = None;
+    loop {
+        let latest = service
+            .peer
+            .ledger()
+            .snapshot()
+            .ok()
+            .and_then(|s| s.get(TIME_NAMESPACE, org.as_bytes()).ok().flatten())
+            .and_then(|v| <[u8; 8]>::try_from(v.value.as_slice()).ok())
+            .map(u64::from_be_bytes);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        if latest.is_none_or(|t| now >= t.saturating_add(interval)) {
+            let tx = crate::registry::time_beacon_tx(&identity, &channel, now);
+            let result = match service.submit(tx).await {
+                Ok(o) if o.code.is_valid() => Ok(()),
+                Ok(o) => Err(o.code.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                // Another node of the organisation may have vouched first: not worth a word.
+                Err(e) if e != "INVALID_TIME_BEACON" && last_failure.as_deref() != Some(e.as_str()) => {
+                    tracing::warn!("time beacon: {e}");
+                    last_failure = Some(e);
+                }
+                Err(_) => {}
+                Ok(()) => last_failure = None,
+            }
+        }
+        let pause = Duration::from_millis((interval / 4).max(100));
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
 /// Runs one node until `shutdown` resolves: opens its ledger and enclave, starts Raft,
 /// serves gRPC, and on a brand-new network lets node 1 form the cluster from every node
 /// of the config.
@@ -668,13 +719,15 @@ pub async fn run(
         }
     }
     let node_identity = config::load_identity(&config::peer_identity_dir(&dir, &me.org, &me.identity), &me.org)?;
-    let key_keeper = tokio::spawn(keep_keys(service.clone(), node_identity, stop_reconciler.subscribe()));
+    let key_keeper = tokio::spawn(keep_keys(service.clone(), node_identity.clone(), stop_reconciler.subscribe()));
+    let time_keeper = tokio::spawn(keep_time(service.clone(), node_identity, stop_reconciler.subscribe()));
     shutdown.await;
     tracing::info!(node = %me.name, "shutting down");
     let started = Instant::now();
     let _ = stop_reconciler.send(true);
     let _ = reconciler.await;
     let _ = key_keeper.await;
+    let _ = time_keeper.await;
     let _ = orderer.shutdown().await;
     server.shutdown().await?;
     tracing::info!(node = %me.name, took_ms = started.elapsed().as_millis() as u64, "stopped");

@@ -79,11 +79,13 @@ pub enum ValidationCode {
     /// The invocation sealed under a key epoch that is not the latest committed one of
     /// its key, or not the committed key of that epoch.
     KeyEpochConflict,
+    /// A time beacon is not a node's, or not later than its organisation's latest.
+    InvalidTimeBeacon,
 }
 
 impl ValidationCode {
     /// Every code, in the order of their one-byte numbers.
-    pub const ALL: [ValidationCode; 20] = [
+    pub const ALL: [ValidationCode; 21] = [
         ValidationCode::Valid,
         ValidationCode::BadCreatorSignature,
         ValidationCode::UnknownCreator,
@@ -104,6 +106,7 @@ impl ValidationCode {
         ValidationCode::InvalidKeyDistribution,
         ValidationCode::ProposalTimeOutOfWindow,
         ValidationCode::KeyEpochConflict,
+        ValidationCode::InvalidTimeBeacon,
     ];
 
     /// The code's one-byte number (its index in [`ValidationCode::ALL`]).
@@ -156,6 +159,7 @@ impl ValidationCode {
             ValidationCode::InvalidKeyDistribution => "INVALID_KEY_DISTRIBUTION",
             ValidationCode::ProposalTimeOutOfWindow => "PROPOSAL_TIME_OUT_OF_WINDOW",
             ValidationCode::KeyEpochConflict => "KEY_EPOCH_CONFLICT",
+            ValidationCode::InvalidTimeBeacon => "INVALID_TIME_BEACON",
         }
     }
 }

@@ -166,6 +166,9 @@ pub enum TxBody {
     DistributeKey(KeyDistribution),
     /// An organisation admin asks for a new epoch of a key (the enclaves make it).
     RotateKey(KeyScope),
+    /// A node vouches for the time (ms since the Unix epoch) by its clock; the channel's
+    /// time is the median of the organisations' latest ([`ledger_time`]).
+    TimeBeacon(u64),
 }
 
 /// The signed content of a transaction.
@@ -209,7 +212,46 @@ impl Transaction {
                 sealed: inv.sealed.clone(),
                 transient_digest: inv.transient_digest,
             }),
-            TxBody::Lifecycle(_) | TxBody::RegisterEnclave(_) | TxBody::DistributeKey(_) | TxBody::RotateKey(_) => None,
+            TxBody::Lifecycle(_)
+            | TxBody::RegisterEnclave(_)
+            | TxBody::DistributeKey(_)
+            | TxBody::RotateKey(_)
+            | TxBody::TimeBeacon(_) => None,
         }
+    }
+}
+
+/// State namespace of the channel's time: one entry per organisation (the key is its
+/// name), the latest time (ms since the Unix epoch, u64 BE) one of its nodes vouched for
+/// in a [`TxBody::TimeBeacon`].
+pub const TIME_NAMESPACE: &str = "_time";
+
+/// The channel's time as its ledger vouches for it: the lower median over the channel's
+/// organisations of their latest beacons (an organisation without one counts as 0), so
+/// no minority of organisations moves it beyond what an honest one said. `None` while a
+/// majority of organisations has sent none.
+pub fn ledger_time(mut beacons: Vec<u64>, orgs: usize) -> Option<u64> {
+    beacons.resize(orgs.max(beacons.len()), 0);
+    beacons.sort_unstable();
+    // The lower median: the ⌈n/2⌉-th smallest.
+    let median = *beacons.get(beacons.len().div_ceil(2).checked_sub(1)?)?;
+    (median > 0).then_some(median)
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::ledger_time;
+
+    #[test]
+    fn the_median_needs_a_majority_and_ignores_a_minority() {
+        assert_eq!(ledger_time(vec![], 3), None);
+        assert_eq!(ledger_time(vec![100], 3), None, "one of three is no majority");
+        assert_eq!(ledger_time(vec![100, 200], 3), Some(100));
+        assert_eq!(ledger_time(vec![100, 200, 300], 3), Some(200));
+        // One organisation far ahead or far behind does not move it past the honest two.
+        assert_eq!(ledger_time(vec![100, 110, u64::MAX], 3), Some(110));
+        assert_eq!(ledger_time(vec![1, 100, 110], 3), Some(100));
+        assert_eq!(ledger_time(vec![5, 6, 7, 8], 4), Some(6));
+        assert_eq!(ledger_time(vec![5], 1), Some(5));
     }
 }
