@@ -10,7 +10,7 @@ use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{CollectionAccess, HashedValue, PrivateValue};
 use teechain_types::hash::{sha256, Hash32};
 use teechain_types::identity::Role;
-use teechain_types::rwset::{range_digest, Version, VersionedValue};
+use teechain_types::rwset::{history_digest, range_digest, HistoryRead, Version, VersionedValue};
 use teechain_types::state::{StateError, StateView};
 use teechain_types::{KvRead, KvWrite, ReadWriteSet};
 
@@ -593,7 +593,7 @@ fn range_beyond_the_result_limit_fails() {
 }
 
 #[test]
-fn history_is_a_query() {
+fn history_is_recorded_for_validation() {
     let mut state = MemState::default();
     for (i, val) in [&b"one"[..], b"two"].into_iter().enumerate() {
         let sim = run_ok(&state, "put", &[b"k", val]);
@@ -607,7 +607,9 @@ fn history_is_a_query() {
     let values: Vec<Option<&[u8]>> = entries.iter().map(|e| e.value.as_deref()).collect();
     assert_eq!(values, [Some(&b"one"[..]), Some(b"two"), None]);
     assert_eq!(entries[0].tx_id, sha256(&[0]));
-    assert_eq!(sim.rwset, ReadWriteSet { namespace: NS.into(), ..Default::default() });
+    // The query and a digest of its answer, for validators to run again.
+    let recorded = vec![HistoryRead { key: b"k".to_vec(), digest: history_digest(&entries) }];
+    assert_eq!(sim.rwset, ReadWriteSet { namespace: NS.into(), history_reads: recorded, ..Default::default() });
 }
 
 #[test]
