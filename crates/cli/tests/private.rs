@@ -116,6 +116,37 @@ fn private_data_reaches_member_nodes_only_and_is_reconciled_and_purged() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    // A confidential call carries its transient input sealed: org1 writes a marker from
+    // transient input and org2 reads it back, both sealed to the chaincode's key; no
+    // node's disk or traffic holds the marker (checked at the end).
+    let policy = net.config().channel.attestation.policy().expect("policy");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let key = loop {
+        match c1.chaincode_key(&gw1, "kv", &policy) {
+            Ok(k) => break k,
+            Err(e) => assert!(Instant::now() < deadline, "kv never got a key: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let sealed_value = marker("SEALED-TRANSIENT");
+    let t = tr(&[("v", sealed_value.as_bytes())]);
+    c1.invoke_confidential(&gw1, &key, "pput_transient", a(&["shared", "conf", "v"]), &t).expect("sealed write");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match c2.query_confidential(&gw2, &key, "pget", a(&["shared", "conf"])) {
+            Ok(r) => {
+                let v: Option<Vec<u8>> = decode(&r.payload, Limits::RECORD).expect("decodes");
+                if let Some(v) = v {
+                    assert_eq!(v, sealed_value.as_bytes());
+                    break;
+                }
+            }
+            Err(e) => assert!(Instant::now() < deadline, "org2 never read the sealed value: {e}"),
+        }
+        assert!(Instant::now() < deadline, "org2 never read the sealed value");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     // org3 is refused, on its own node and on a member's node, and sees no value.
     net.agreed_height();
     for (gw, label) in [(&gw3, "org3's node"), (&client_at(&net, "org3", "org1").0, "org1's node")] {
@@ -219,8 +250,15 @@ fn private_data_reaches_member_nodes_only_and_is_reconciled_and_purged() {
         }
         assert!(!files_containing(&dir_of(org), &hash.0).is_empty(), "{org} holds the value's hash");
     }
-    // Transient input never reaches a disk.
+    // Transient input never reaches a disk; a confidential call's reaches no disk and no
+    // node's traffic at all.
     for org in ["org1", "org2", "org3"] {
         assert!(files_containing(&dir_of(org), secret.as_bytes()).is_empty(), "{org} wrote the blinding secret");
     }
+    // Positive control: the plain call's transient value is in the capture of the node
+    // it was sent to.
+    assert!(!files_containing(wire.path(), value.as_bytes()).is_empty(), "the capture search finds plaintext");
+    assert_eq!(files_containing(net.path(), sealed_value.as_bytes()), Vec::<PathBuf>::new());
+    assert_eq!(files_containing(wire.path(), sealed_value.as_bytes()), Vec::<PathBuf>::new());
+    assert!(std::fs::read_dir(wire.path()).expect("captures").count() >= 3, "every node's traffic was captured");
 }
