@@ -17,17 +17,19 @@ use teechain_types::tx::{
 };
 use teechain_types::{decode, encode, Block, Hash32, Limits, ReadWriteSet, Role, Transaction, ValidationCode, Version};
 
-const CHANNEL: &str = "ch";
+pub(crate) const CHANNEL: &str = "ch";
 const CC: &str = "cc";
 
-struct Net {
-    msp: std::sync::Arc<Msp>,
-    ids: Vec<(String, SigningIdentity, SigningIdentity)>,
+pub(crate) struct Net {
+    pub(crate) msp: std::sync::Arc<Msp>,
+    /// (org, admin, client, node)
+    ids: Vec<(String, SigningIdentity, SigningIdentity, SigningIdentity)>,
     platform: PlatformKey,
 }
 
-/// org1..org3 with an admin and a client each, and the platform key the channel trusts.
-fn net() -> &'static Net {
+/// org1..org3 with an admin, a client and a node identity each, and the platform key the
+/// channel trusts.
+pub(crate) fn net() -> &'static Net {
     static NET: OnceLock<Net> = OnceLock::new();
     NET.get_or_init(|| {
         let mut cas = Vec::new();
@@ -35,7 +37,7 @@ fn net() -> &'static Net {
         for org in ["org1", "org2", "org3"] {
             let ca = OrgCa::generate(org).expect("ca");
             let id = |name: &str, role| ca.issue(name, role, &[]).expect("issue").signing_identity(org).expect("id");
-            ids.push((org.to_string(), id("admin", Role::Admin), id("client", Role::Client)));
+            ids.push((org.to_string(), id("admin", Role::Admin), id("client", Role::Client), id("peer0", Role::Peer)));
             cas.push((org.to_string(), ca.cert_der().to_vec()));
         }
         Net { msp: std::sync::Arc::new(Msp::new(&cas).expect("msp")), ids, platform: PlatformKey::generate() }
@@ -46,8 +48,12 @@ fn admin(org: &str) -> &'static SigningIdentity {
     &net().ids.iter().find(|(o, ..)| o == org).expect("org").1
 }
 
-fn client(org: &str) -> &'static SigningIdentity {
+pub(crate) fn client(org: &str) -> &'static SigningIdentity {
     &net().ids.iter().find(|(o, ..)| o == org).expect("org").2
+}
+
+pub(crate) fn node(org: &str) -> &'static SigningIdentity {
+    &net().ids.iter().find(|(o, ..)| o == org).expect("org").3
 }
 
 fn validator() -> BlockValidator {

@@ -1,49 +1,19 @@
 //! The channel's time: nodes' beacons on the ledger, their median, and the proposal
 //! window measured from it rather than from the leader's block time.
 
-use std::sync::{Arc, OnceLock};
+use crate::enclaves::{client, net, node, CHANNEL};
 use teechain_attestation::AttestationPolicy;
-use teechain_crypto::{Msp, OrgCa, SigningIdentity};
+use teechain_crypto::SigningIdentity;
 use teechain_ledger::{BlockValidator, Ledger};
 use teechain_types::chaincode::Invocation;
 use teechain_types::tx::{
     ChaincodeRef, EndorsedInvocation, Proposal, ProposalResponsePayload, TxBody, TxHeader, TxPayload,
 };
-use teechain_types::{Block, Hash32, ReadWriteSet, Role, Transaction, ValidationCode};
+use teechain_types::{Block, Hash32, ReadWriteSet, Transaction, ValidationCode};
 
-const CHANNEL: &str = "ch";
 /// Now, as honest nodes' clocks say.
 const NOW: u64 = 1_751_328_000_000;
 const MINUTE: u64 = 60_000;
-
-struct Net {
-    msp: Arc<Msp>,
-    /// (org, node identity, client identity)
-    ids: Vec<(String, SigningIdentity, SigningIdentity)>,
-}
-
-fn net() -> &'static Net {
-    static NET: OnceLock<Net> = OnceLock::new();
-    NET.get_or_init(|| {
-        let mut cas = Vec::new();
-        let mut ids = Vec::new();
-        for org in ["org1", "org2", "org3"] {
-            let ca = OrgCa::generate(org).expect("ca");
-            let id = |name: &str, role| ca.issue(name, role, &[]).expect("issue").signing_identity(org).expect("id");
-            ids.push((org.to_string(), id("peer0", Role::Peer), id("client", Role::Client)));
-            cas.push((org.to_string(), ca.cert_der().to_vec()));
-        }
-        Net { msp: Arc::new(Msp::new(&cas).expect("msp")), ids }
-    })
-}
-
-fn node(org: &str) -> &'static SigningIdentity {
-    &net().ids.iter().find(|(o, ..)| o == org).expect("org").1
-}
-
-fn client(org: &str) -> &'static SigningIdentity {
-    &net().ids.iter().find(|(o, ..)| o == org).expect("org").2
-}
 
 fn signed(creator: &SigningIdentity, nonce: u64, timestamp_ms: u64, body: TxBody) -> Transaction {
     let header = TxHeader {
