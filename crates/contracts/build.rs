@@ -92,26 +92,48 @@ fn rerun_if_changed(contracts: &Path) {
     }
 }
 
-/// Fails with instructions when the standard library for the wasm target is missing.
+/// Installs the standard library for the wasm target with rustup when it is missing (a
+/// toolchain installed before rust-toolchain.toml listed the target lacks it, and rustup
+/// does not add targets to an installed toolchain); fails with instructions when it
+/// cannot.
 fn check_target_installed(rustc: &std::ffi::OsStr) {
+    if target_installed(rustc) {
+        return;
+    }
+    // Under rustup, RUSTUP_TOOLCHAIN names the toolchain this build runs with.
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", TARGET]);
+    if let Some(toolchain) = std::env::var_os("RUSTUP_TOOLCHAIN") {
+        add.arg("--toolchain").arg(toolchain);
+    }
+    match add.status() {
+        Ok(s) if s.success() && target_installed(rustc) => {
+            println!("cargo:warning=installed the Rust standard library for {TARGET} with rustup");
+        }
+        outcome => panic!(
+            "the Rust standard library for {TARGET} is not installed and `rustup target add {TARGET}` \
+             did not install it ({}); install it for this toolchain and build again",
+            match outcome {
+                Ok(s) => s.to_string(),
+                Err(e) => format!("rustup: {e}"),
+            }
+        ),
+    }
+}
+
+/// True when `rustc` finds the standard library for the wasm target.
+fn target_installed(rustc: &std::ffi::OsStr) -> bool {
     let output = Command::new(rustc)
         .args(["--print", "target-libdir", "--target", TARGET])
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("RUSTC_WRAPPER")
         .output();
-    let installed = match output {
+    match output {
         Ok(o) if o.status.success() => {
             let dir = String::from_utf8_lossy(&o.stdout).trim().to_string();
             has_std(Path::new(&dir))
         }
         _ => false,
-    };
-    if !installed {
-        panic!(
-            "the Rust standard library for {TARGET} is not installed; run \
-             `rustup target add {TARGET}` (rust-toolchain.toml lists it, so rustup \
-             normally installs it on first use)"
-        );
     }
 }
 
