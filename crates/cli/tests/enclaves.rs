@@ -57,6 +57,8 @@ fn forged_and_unregistered_endorsements_are_invalid_on_every_node() {
         submitted.push((tx.tx_id(), outcome));
     }
     net.agreed_height();
+    let balance = net.ok(&["query", "--dir", d, "--org", "org1", "payment", "balance", "org2"]);
+    assert_eq!(balance["payload"], "100", "no forged payment moved money");
     net.ok(&["network", "down", "--dir", d]);
     for node in &net.config().nodes {
         let ledger =
@@ -66,8 +68,6 @@ fn forged_and_unregistered_endorsements_are_invalid_on_every_node() {
             assert_eq!((status.block, status.code), (outcome.block, ValidationCode::BadEndorsement), "{}", node.name);
         }
     }
-    let balance = net.ok(&["query", "--dir", d, "--org", "org1", "payment", "balance", "org2"]);
-    assert_eq!(balance["payload"], "100", "no forged payment moved money");
 }
 
 /// The node process of `org`, started by hand (not by `network up`, which would

@@ -1,7 +1,8 @@
 //! The `teechain` binary as a user runs it, and networks of real node processes on
 //! 127.0.0.1 in temporary directories.
 
-/// Commands against the in-process network (network down) and the demo.
+/// Commands as a user types them: refused on a stopped network, run against node
+/// processes, and the demos.
 mod commands;
 /// The enclave registry on node processes: registration, forged and unregistered
 /// endorsements, lost sealed keys.

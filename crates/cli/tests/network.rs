@@ -305,6 +305,8 @@ fn a_transaction_with_one_endorsement_too_few_is_invalid_on_every_node() {
     let outcome = gw.submit(tx).expect("ordered");
     assert_eq!(outcome.code, ValidationCode::EndorsementPolicyFailure);
     net.agreed_height();
+    let balance = net.ok(&["query", "--dir", d, "--org", "org1", "payment", "balance", "org1"]);
+    assert_eq!(balance["payload"], "100");
     net.ok(&["network", "down", "--dir", d]);
     for node in &net.config().nodes {
         let ledger =
@@ -317,8 +319,6 @@ fn a_transaction_with_one_endorsement_too_few_is_invalid_on_every_node() {
             node.name
         );
     }
-    let local = net.ok(&["query", "--dir", d, "--org", "org1", "payment", "balance", "org1"]);
-    assert_eq!(local["payload"], "100");
 }
 
 /// Steps: three nodes, a chaincode any one organisation may endorse; a client writes keys

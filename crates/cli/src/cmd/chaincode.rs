@@ -82,19 +82,26 @@ pub(crate) fn package(wasm: &str) -> Result<Vec<u8>> {
     }
 }
 
-fn definition(conn: &Connection, args: &DefinitionArgs) -> Result<ChaincodeDefinition> {
-    let wasm = package(&args.wasm)?;
-    let sequence = match args.sequence {
-        Some(s) => s,
-        None => conn.definitions()?.iter().find(|d| d.name == args.name).map(|d| d.sequence).unwrap_or(0) + 1,
-    };
+/// The policy and collections of `args`, checked before anything reaches the network:
+/// a bad one is refused with its position or the faulty field named.
+fn checked_collections(args: &DefinitionArgs) -> Result<Vec<teechain_types::collection::CollectionConfig>> {
+    teechain_types::policy::EndorsementPolicy::parse(&args.policy).context("--policy")?;
     let collections = match &args.collections {
         Some(path) => crate::collections::load(path)?,
         None => Vec::new(),
     };
-    // Refuse a bad collection config before anyone approves it, naming the field.
     let orgs = teechain_node::config::NetworkConfig::load(&args.dir)?.org_names();
     check_collections(&collections, &orgs).context("--collections")?;
+    Ok(collections)
+}
+
+fn definition(conn: &Connection, args: &DefinitionArgs) -> Result<ChaincodeDefinition> {
+    let wasm = package(&args.wasm)?;
+    let collections = checked_collections(args)?;
+    let sequence = match args.sequence {
+        Some(s) => s,
+        None => conn.definitions()?.iter().find(|d| d.name == args.name).map(|d| d.sequence).unwrap_or(0) + 1,
+    };
     Ok(ChaincodeDefinition {
         name: args.name.clone(),
         version: args.version.clone(),
@@ -126,8 +133,6 @@ fn lifecycle(conn: &Connection, dir: &Path, org: &str, op: LifecycleOp) -> Resul
 
 /// Installs, approves by every organisation and commits; returns the definition.
 pub(crate) fn deploy(conn: &Connection, args: &DefinitionArgs) -> Result<ChaincodeDefinition> {
-    // Check the policy before anyone approves it, with the position of any error.
-    teechain_types::policy::EndorsementPolicy::parse(&args.policy).context("--policy")?;
     let def = definition(conn, args)?;
     conn.install(&package(&args.wasm)?)?;
     let orgs = teechain_node::config::NetworkConfig::load(&args.dir)?.org_names();
@@ -158,6 +163,7 @@ fn def_json(def: &ChaincodeDefinition) -> serde_json::Value {
 pub(crate) fn run(cmd: ChaincodeCommand, out: &Output) -> Result<()> {
     match cmd {
         ChaincodeCommand::Deploy(args) => {
+            checked_collections(&args)?;
             let def = deploy(&connect(&args.dir)?, &args)?;
             out.result(
                 format!(
@@ -179,6 +185,7 @@ pub(crate) fn run(cmd: ChaincodeCommand, out: &Output) -> Result<()> {
             );
         }
         ChaincodeCommand::Approve { def, org } => {
+            checked_collections(&def)?;
             let conn = connect(&def.dir)?;
             let d = definition(&conn, &def)?;
             let block = lifecycle(&conn, &def.dir, &org, LifecycleOp::Approve(d.clone()))?;
@@ -188,6 +195,7 @@ pub(crate) fn run(cmd: ChaincodeCommand, out: &Output) -> Result<()> {
             );
         }
         ChaincodeCommand::Commit { def, org } => {
+            checked_collections(&def)?;
             let conn = connect(&def.dir)?;
             let d = definition(&conn, &def)?;
             let block = lifecycle(&conn, &def.dir, &org, LifecycleOp::Commit(d.clone()))?;

@@ -126,7 +126,7 @@ fn chaincode_key(
 /// Checks a bid receipt against the committed transaction: the bid hash is the hash of
 /// the sealed value written for the bidder, and registered enclaves signed it.
 fn check_receipt(conn: &Connection, committed: &Committed, org: &str, receipt: &Value) -> Result<Value> {
-    let Connection::Remote { dir, config, .. } = conn else { bail!("the auction demo runs on node processes") };
+    let (dir, config) = conn.network();
     let node = config.nodes.iter().find(|n| n.org == org).context("bidder's node")?;
     let tls = teechain_node::rpc::ClientTls::for_node(dir, config, node)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
