@@ -78,24 +78,28 @@ impl Connection {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let mut last_error = None;
         for node in &config.nodes {
-            let blocks = rt.block_on(async {
-                let c = PeerClient::new(&node.peer_address, tls)?;
-                let mut all = Vec::new();
-                loop {
-                    let batch = c.blocks(all.len() as u64, 256).await?;
-                    if batch.is_empty() {
-                        break;
-                    }
-                    all.extend(batch);
-                }
-                Ok::<_, teechain_node::NodeError>(all)
-            });
-            match blocks {
+            match rt.block_on(chain_of(&node.peer_address, tls)) {
                 Ok(blocks) => return Ok(committed_definitions(&blocks)),
                 Err(e) => last_error = Some(e),
             }
         }
         Err(last_error.map(anyhow::Error::from).unwrap_or_else(|| anyhow::anyhow!("no node reachable")))
+    }
+}
+
+/// Every block of the node at `peer_address`, read over its peer service.
+pub(crate) async fn chain_of(
+    peer_address: &str,
+    tls: &ClientTls,
+) -> Result<Vec<teechain_types::Block>, teechain_node::NodeError> {
+    let c = PeerClient::new(peer_address, tls)?;
+    let mut all = Vec::new();
+    loop {
+        let batch = c.blocks(all.len() as u64, 256).await?;
+        if batch.is_empty() {
+            return Ok(all);
+        }
+        all.extend(batch);
     }
 }
 

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use teechain_node::config::NetworkConfig;
-use teechain_node::rpc::{ClientTls, PeerClient};
+use teechain_node::rpc::ClientTls;
 use teechain_types::{Block, Hash32};
 
 #[derive(Subcommand)]
@@ -31,18 +31,7 @@ fn chains(dir: &Path, config: &NetworkConfig) -> Result<Vec<(String, Vec<Block>)
         config
             .active_nodes()
             .map(|n| {
-                let blocks = rt.block_on(async {
-                    let c = PeerClient::new(&n.peer_address, &tls)?;
-                    let mut all: Vec<Block> = Vec::new();
-                    loop {
-                        let batch = c.blocks(all.len() as u64, 256).await?;
-                        if batch.is_empty() {
-                            break;
-                        }
-                        all.extend(batch);
-                    }
-                    Ok::<_, teechain_node::NodeError>(all)
-                });
+                let blocks = rt.block_on(crate::conn::chain_of(&n.peer_address, &tls));
                 Ok((n.name.clone(), blocks.with_context(|| format!("fetching blocks of {}", n.name))?))
             })
             .collect()
