@@ -73,6 +73,9 @@ pub struct Enclave {
     pub(crate) keys: KeyStore,
     /// Public keys of key epochs whose records proved genuine (they never change).
     pub(crate) public_keys: RwLock<HashMap<(KeyScope, u32), VerifiedKey>>,
+    /// State-sealing keys derived from chaincode key epochs, by (chaincode, epoch):
+    /// derived once, not at every execution.
+    sealing_keys: RwLock<HashMap<(String, u32), StateSealingKey>>,
     /// Set when the sealed key store proved older than the ledger's record: the enclave
     /// then refuses every call but `Info`.
     rolled_back: AtomicBool,
@@ -129,6 +132,7 @@ impl Enclave {
             attestation_policy: config.attestation,
             keys,
             public_keys: RwLock::new(HashMap::new()),
+            sealing_keys: RwLock::new(HashMap::new()),
             rolled_back: AtomicBool::new(false),
         })
     }
@@ -189,15 +193,14 @@ impl Enclave {
     ) -> Result<EnclaveResponse, Failure> {
         let me = self.identity.keys().id();
         recipients.retain(|r| keys::id_of(r) != me);
-        if let Some(members) = self.collection_members(&scope, host)? {
-            if !members.contains(&self.org) {
-                return Err((
-                    FailureKind::BadRequest,
-                    format!("this enclave's organisation {} is not a member: it does not make the {scope}", self.org),
-                ));
-            }
+        let members = self.collection_members(&scope, host)?;
+        if members.as_ref().is_some_and(|m| !m.contains(&self.org)) {
+            return Err((
+                FailureKind::BadRequest,
+                format!("this enclave's organisation {} is not a member: it does not make the {scope}", self.org),
+            ));
         }
-        self.check_recipients(&scope, &recipients, host)?;
+        self.check_recipients(&scope, members.as_ref(), &recipients, host)?;
         let secret = HpkeSecretKey::generate();
         let public_key = Some(secret.public_key().0);
         let bytes = Zeroizing::new(secret.to_bytes());
@@ -224,7 +227,7 @@ impl Enclave {
         recipients: Vec<RegisteredEnclave>,
         host: &dyn Host,
     ) -> Result<EnclaveResponse, Failure> {
-        self.check_recipients(&scope, &recipients, host)?;
+        self.check_recipients(&scope, self.collection_members(&scope, host)?.as_ref(), &recipients, host)?;
         let record = self.key_record(&scope, epoch, host)?;
         let secret = self.key(&scope, epoch, &record, &OcallState::public(host))?;
         let wraps = keys::wrap_to(
@@ -261,14 +264,15 @@ impl Enclave {
     }
 
     /// Keys are wrapped only to enclaves registered on the ledger as the host names
-    /// them, and a collection's key only to enclaves of its member organisations.
+    /// them, and a collection's key only to enclaves of its member organisations
+    /// (`members`, `None` for a chaincode key).
     fn check_recipients(
         &self,
         scope: &KeyScope,
+        members: Option<&std::collections::BTreeSet<String>>,
         recipients: &[RegisteredEnclave],
         host: &dyn Host,
     ) -> Result<(), Failure> {
-        let members = self.collection_members(scope, host)?;
         let state = OcallState::public(host);
         for r in recipients {
             let id = keys::id_of(r);
@@ -282,7 +286,7 @@ impl Enclave {
                 Some(Ok(_)) => return refuse("is registered otherwise than the host says"),
                 _ => return refuse("is not registered"),
             }
-            if members.as_ref().is_some_and(|m| !m.contains(&r.registration.org)) {
+            if members.is_some_and(|m| !m.contains(&r.registration.org)) {
                 return refuse(&format!("belongs to {}, not a member of the collection", r.registration.org));
             }
         }
@@ -431,32 +435,44 @@ impl Enclave {
         let scope = KeyScope::Chaincode { namespace: chaincode.to_string() };
         let mut keys = Vec::new();
         for epoch in 0u32.. {
-            let known =
-                self.public_keys.read().unwrap_or_else(|p| p.into_inner()).get(&(scope.clone(), epoch)).cloned();
-            let (secret, public_key) = match (self.keys.get(&scope, epoch), known) {
-                (Some(k), Some(known)) => (k, known.public_key),
-                _ => {
-                    let found = OcallState::public(host)
-                        .get(KEYS_NAMESPACE, &key_state_key(&scope, epoch))
-                        .map_err(|e| (FailureKind::HostFailure, e.to_string()))?;
-                    let Some(v) = found else { break };
-                    let record: KeyRecord = decode(&v.value, Limits::RECORD)
-                        .map_err(|e| (FailureKind::HostFailure, format!("the {scope} record does not decode: {e}")))?;
-                    // Not (yet) wrapped to this enclave: seal with what it holds. A record
-                    // that does not prove genuine is the host's, never a key.
-                    let state = OcallState::public(host);
-                    match self.key(&scope, epoch, &record, &state) {
-                        Ok(k) => (k, self.verified_public_key(&scope, epoch, &record, &state)?.public_key),
-                        Err((FailureKind::KeyUnavailable, _)) => break,
-                        Err(e) => return Err(e),
-                    }
-                }
+            let cached = self
+                .sealing_keys
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&(chaincode.to_string(), epoch))
+                .cloned();
+            if let Some(k) = cached {
+                keys.push(k);
+                continue;
+            }
+            let found = OcallState::public(host)
+                .get(KEYS_NAMESPACE, &key_state_key(&scope, epoch))
+                .map_err(|e| (FailureKind::HostFailure, e.to_string()))?;
+            let Some(v) = found else { break };
+            let record: KeyRecord = decode(&v.value, Limits::RECORD)
+                .map_err(|e| (FailureKind::HostFailure, format!("the {scope} record does not decode: {e}")))?;
+            // Not (yet) wrapped to this enclave: seal with what it holds. A record that
+            // does not prove genuine is the host's, never a key.
+            let state = OcallState::public(host);
+            let secret = match self.key(&scope, epoch, &record, &state) {
+                Ok(k) => k,
+                Err((FailureKind::KeyUnavailable, _)) => break,
+                Err(e) => return Err(e),
             };
-            let key =
-                teechain_crypto::derive_key(secret.as_slice(), b"teechain/state-sealing/v1", &[chaincode.as_bytes()]);
-            let nonce_key =
-                teechain_crypto::derive_key(secret.as_slice(), b"teechain/state-nonce/v1", &[chaincode.as_bytes()]);
-            keys.push(StateSealingKey { epoch, key, nonce_key, public_key });
+            let public_key = self.verified_public_key(&scope, epoch, &record, &state)?.public_key;
+            let derive =
+                |domain: &[u8]| teechain_crypto::derive_key(secret.as_slice(), domain, &[chaincode.as_bytes()]);
+            let k = StateSealingKey {
+                epoch,
+                key: derive(b"teechain/state-sealing/v1"),
+                nonce_key: derive(b"teechain/state-nonce/v1"),
+                public_key,
+            };
+            self.sealing_keys
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert((chaincode.to_string(), epoch), k.clone());
+            keys.push(k);
         }
         Ok((!keys.is_empty()).then_some(StateSealing { keys }))
     }
