@@ -231,8 +231,7 @@ fn payment_scenario(net: &Net, enclave: &str) {
 /// Every organisation's nodes put time beacons on the ledger while the network ran, close
 /// to this machine's clock, and the channel's time is their median.
 fn assert_every_organisation_vouched_for_the_time(net: &Net) {
-    use teechain_types::state::StateView;
-    use teechain_types::tx::{ledger_time, TIME_NAMESPACE};
+    use teechain_types::tx::{latest_beacon, ledger_time};
     let config = net.config();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
     let node = &config.nodes[0];
@@ -240,8 +239,7 @@ fn assert_every_organisation_vouched_for_the_time(net: &Net) {
     let snap = ledger.snapshot().expect("snapshot");
     let mut beacons = Vec::new();
     for org in ["org1", "org2", "org3"] {
-        let v = snap.get(TIME_NAMESPACE, org.as_bytes()).expect("read").unwrap_or_else(|| panic!("no beacon of {org}"));
-        let t = u64::from_be_bytes(v.value.as_slice().try_into().expect("u64"));
+        let t = latest_beacon(&snap, org).expect("read").unwrap_or_else(|| panic!("no beacon of {org}"));
         assert!(t <= now && now - t < 10 * 60_000, "{org}'s beacon {t} is far from {now}");
         beacons.push(t);
     }

@@ -194,9 +194,13 @@ fn attack_c_a_planted_key_is_refused() {
     let w = e.response.payload.rwset.writes.iter().find(|w| w.key == b"bid/art/org3").expect("bid written");
     let sealed = w.value.as_ref().expect("a value");
     assert_eq!(sealed[..4], 0u32.to_be_bytes(), "sealed under the real epoch");
+    // The planted key would open it with exactly this additional data, had the enclave
+    // sealed under the planted epoch.
     let host_key =
         DataKey::from_bytes(derive_key(&host_secret.to_bytes(), b"teechain/state-sealing/v1", &[b"auction"]));
-    assert!(host_key.open(sealed[4..16].try_into().expect("nonce"), b"", &sealed[16..]).is_err());
+    let aad =
+        encode(&(b"teechain/sealed-state/v2".as_slice(), ch.as_str(), "auction", b"bid/art/org3".as_slice(), 1u32));
+    assert!(host_key.open(sealed[4..16].try_into().expect("nonce"), &aad, &sealed[16..]).is_err());
 }
 
 /// Attack A, its moving half: org3's host asks its own enclave to `end` a fabricated
@@ -234,16 +238,7 @@ fn attack_d_a_stale_private_read_is_invalid() {
     n.net.install(teechain_contracts::PAYMENT).expect("install");
     let mut def =
         crate::fixture::definition("payment", teechain_contracts::PAYMENT, 1, "OR('org1.member','org2.member')");
-    def.collections = vec![CollectionConfig {
-        name: "org1org2".into(),
-        member_policy: "OR('org1.member','org2.member')".into(),
-        required_peer_count: 0,
-        max_peer_count: 1,
-        block_to_live: 0,
-        member_only_read: true,
-        member_only_write: true,
-        endorsement_policy: None,
-    }];
+    def.collections = vec![CollectionConfig { name: "org1org2".into(), ..teechain_enclave::testing::shared() }];
     for org in ["org1", "org2", "org3"] {
         let o = n.net.submit(admin(&n.net, org).lifecycle(LifecycleOp::Approve(def.clone()))).expect("approve");
         assert!(o.code.is_valid());

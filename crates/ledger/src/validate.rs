@@ -7,9 +7,11 @@
 //! enclave registry (committed state, cached) before that phase. The second walks the
 //! transactions in order against committed state plus the writes of earlier valid
 //! transactions in the same block: duplicate ids, chaincode definition, private
-//! collections, endorsement policies, MVCC and phantom reads, MVCC of hashed private
-//! reads, lifecycle rules, enclave registrations (attestation evidence verified against
-//! the channel's policy at the block's time).
+//! collections, endorsement policies, MVCC and phantom reads (values included), history
+//! reads, key epochs sealed under, MVCC of hashed private reads (value hashes included),
+//! the proposal time against the channel's time, lifecycle rules, enclave registrations
+//! (attestation evidence verified against the channel's policy at the channel's time),
+//! key distributions and time beacons (the last three in `admin`).
 //!
 //! An enclave registered in a block endorses from the next block on: the first phase
 //! sees only committed registrations.
@@ -83,14 +85,14 @@ pub struct BlockValidator {
     /// Registered enclaves already read from state. Registrations are never changed or
     /// removed, so an entry never goes stale; absent enclaves are not cached.
     enclaves: Mutex<HashMap<Hash32, Arc<EnclaveSigner>>>,
-    /// How far (ms) a proposal's time may lie from its block's time.
+    /// How far (ms) a proposal's time may lie from the channel's time.
     proposal_window_ms: u64,
     /// Public keys of key epochs already read from state.
     key_epochs: Mutex<HashMap<(KeyScope, u32), [u8; 32]>>,
 }
 
 /// The default of [`BlockValidator::with_proposal_window_ms`]: a minute either side of
-/// the block's time.
+/// the channel's time.
 pub const DEFAULT_PROPOSAL_WINDOW_MS: u64 = 60_000;
 
 /// A registered enclave, as endorsement checks need it.
@@ -130,7 +132,9 @@ impl BlockValidator {
     }
 
     /// Sets how far (ms) a proposal's time, the time its chaincode saw, may lie from the
-    /// time of the block that commits it; further is [`ValidationCode::ProposalTimeOutOfWindow`].
+    /// channel's time when it commits (the organisations' median beacon, or the block's
+    /// time before a majority sent one); further is
+    /// [`ValidationCode::ProposalTimeOutOfWindow`].
     pub fn with_proposal_window_ms(mut self, window_ms: u64) -> BlockValidator {
         self.proposal_window_ms = window_ms;
         self

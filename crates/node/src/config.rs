@@ -42,8 +42,8 @@ pub struct ChannelConfig {
     pub lifecycle_policy: String,
     /// Which enclaves may be registered to endorse.
     pub attestation: ChannelAttestation,
-    /// How far (ms) a proposal's time, the time its chaincode sees, may lie from the time
-    /// of the block that commits it.
+    /// How far (ms) a proposal's time, the time its chaincode sees, may lie from the
+    /// channel's time (the organisations' median time beacon) when it commits.
     #[serde(default = "default_proposal_window_ms")]
     pub proposal_time_window_ms: u64,
     /// How often (ms) each node vouches for the time with a beacon on the ledger (the

@@ -57,7 +57,7 @@ pub struct PeerSetup<'a> {
     pub msp: Arc<Msp>,
     /// Which enclaves the channel admits.
     pub attestation: AttestationPolicy,
-    /// How far (ms) a proposal's time may lie from its block's time.
+    /// How far (ms) a proposal's time may lie from the channel's time.
     pub proposal_window_ms: u64,
     /// How the enclave runs.
     pub enclave: &'a EnclaveSettings,

@@ -29,8 +29,7 @@ use teechain_types::codec::{decode, encode, Limits};
 use teechain_types::collection::{CollectionPrivateWrites, TxPrivateData};
 use teechain_types::keys::KeyScope;
 use teechain_types::policy::EndorsementPolicy;
-use teechain_types::state::StateView;
-use teechain_types::tx::{ProposalResponse, SignedProposal, TxBody, TIME_NAMESPACE};
+use teechain_types::tx::{latest_beacon, ProposalResponse, SignedProposal, TxBody};
 use teechain_types::{Block, Role, Transaction, TxId, ValidationCode};
 use tokio::sync::{broadcast, watch};
 
@@ -608,25 +607,19 @@ async fn keep_time(
     let org = service.peer.org().to_string();
     let mut last_failure: Option<String> = None;
     loop {
-        let latest = service
-            .peer
-            .ledger()
-            .snapshot()
-            .ok()
-            .and_then(|s| s.get(TIME_NAMESPACE, org.as_bytes()).ok().flatten())
-            .and_then(|v| <[u8; 8]>::try_from(v.value.as_slice()).ok())
-            .map(u64::from_be_bytes);
+        let latest = service.peer.ledger().snapshot().ok().and_then(|s| latest_beacon(&s, &org).ok().flatten());
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         if latest.is_none_or(|t| now >= t.saturating_add(interval)) {
             let tx = crate::registry::time_beacon_tx(&identity, &channel, now);
             let result = match service.submit(tx).await {
-                Ok(o) if o.code.is_valid() => Ok(()),
+                // Another node of the organisation may have vouched for a later time
+                // first: not worth a word.
+                Ok(o) if o.code.is_valid() || o.code == ValidationCode::InvalidTimeBeacon => Ok(()),
                 Ok(o) => Err(o.code.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             match result {
-                // Another node of the organisation may have vouched first: not worth a word.
-                Err(e) if e != "INVALID_TIME_BEACON" && last_failure.as_deref() != Some(e.as_str()) => {
+                Err(e) if last_failure.as_deref() != Some(e.as_str()) => {
                     tracing::warn!("time beacon: {e}");
                     last_failure = Some(e);
                 }

@@ -73,8 +73,9 @@ pub enum ValidationCode {
     /// wraps it to an enclave that may not, or its epoch is taken or was not requested;
     /// or a rotation request is not an admin's, or one is pending already.
     InvalidKeyDistribution,
-    /// The proposal's time lies outside the channel's window around the block's time:
-    /// chaincode saw a time the ledger does not vouch for.
+    /// The proposal's time lies outside the channel's window around the channel's time
+    /// (the organisations' median beacon): chaincode saw a time the ledger does not
+    /// vouch for.
     ProposalTimeOutOfWindow,
     /// The invocation sealed under a key epoch that is not the latest committed one of
     /// its key, or not the committed key of that epoch.

@@ -133,8 +133,8 @@ pub struct StateSealingKey {
     pub epoch: u32,
     /// The AES-256-GCM key.
     pub key: [u8; 32],
-    /// The key nonces are derived with: separate from `key`, so a nonce shown in a
-    /// ciphertext says nothing that the encryption key was used to compute.
+    /// The key nonces are derived with, separate from `key`: no nonce, which every
+    /// ciphertext shows, is an output computed with the encryption key.
     pub nonce_key: [u8; 32],
     /// The chaincode key's public key of `epoch` (named in the read-write set of an
     /// invocation that seals under it).

@@ -226,6 +226,14 @@ impl Transaction {
 /// in a [`TxBody::TimeBeacon`].
 pub const TIME_NAMESPACE: &str = "_time";
 
+/// The latest time `org`'s nodes vouched for in `state` ([`TIME_NAMESPACE`]), if any.
+pub fn latest_beacon(state: &dyn crate::state::StateView, org: &str) -> Result<Option<u64>, crate::state::StateError> {
+    Ok(state
+        .get(TIME_NAMESPACE, org.as_bytes())?
+        .and_then(|v| <[u8; 8]>::try_from(v.value.as_slice()).ok())
+        .map(u64::from_be_bytes))
+}
+
 /// The channel's time as its ledger vouches for it: the lower median over the channel's
 /// organisations of their latest beacons (an organisation without one counts as 0), so
 /// no minority of organisations moves it beyond what an honest one said. `None` while a

@@ -2,8 +2,9 @@
 //! for member nodes, and opens them again on a read.
 //!
 //! A sealed value is `epoch (u32 BE) ‖ enc (32 bytes) ‖ HPKE ciphertext` of
-//! `blind (32 bytes) ‖ value padded to its size bucket` (`teechain_crypto::padding`), sealed to the collection key's public key of `epoch`. The
-//! HPKE `info` binds chaincode, collection and epoch, the additional data binds the key.
+//! `blind (32 bytes) ‖ value padded to its size bucket` (`teechain_crypto::padding`),
+//! sealed to the collection key's public key of `epoch`. The HPKE `info` binds
+//! chaincode, collection and epoch, the additional data binds the key.
 //! The ephemeral key is derived from the chaincode's derivation secret, the transaction,
 //! the key and the plaintext, so every enclave endorsing a proposal (member of the
 //! collection or not) produces the same bytes, and two different values never share an

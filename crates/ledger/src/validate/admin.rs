@@ -13,7 +13,7 @@ use teechain_types::keys::{
     key_state_key, rotation_state_key, sealed_version_key, KeyDistribution, KeyRecord, KeyScope, KEYS_NAMESPACE,
 };
 use teechain_types::state::StateView;
-use teechain_types::tx::{ledger_time, LifecycleOp, TIME_NAMESPACE};
+use teechain_types::tx::{latest_beacon, ledger_time, LifecycleOp, TIME_NAMESPACE};
 use teechain_types::{Hash32, Role, ValidationCode, Version};
 
 impl BlockValidator {
@@ -21,7 +21,7 @@ impl BlockValidator {
     pub(super) fn ledger_clock(&self, state: &BlockState<'_>) -> Result<Option<u64>, LedgerError> {
         let mut beacons = Vec::with_capacity(self.orgs.len());
         for org in &self.orgs {
-            if let Some(t) = beacon(state, org)? {
+            if let Some(t) = latest_beacon(state, org)? {
                 beacons.push(t);
             }
         }
@@ -40,7 +40,7 @@ impl BlockValidator {
         if creator.role != Role::Peer {
             return Ok(ValidationCode::InvalidTimeBeacon);
         }
-        if beacon(state, &creator.org)?.is_some_and(|latest| time_ms <= latest) {
+        if latest_beacon(state, &creator.org)?.is_some_and(|latest| time_ms <= latest) {
             return Ok(ValidationCode::InvalidTimeBeacon);
         }
         let key = creator.org.as_bytes().to_vec();
@@ -298,15 +298,6 @@ impl BlockValidator {
         writes.push(StateWrite { namespace: KEYS_NAMESPACE.to_string(), key, value: Some(value), version });
         Ok(ValidationCode::Valid)
     }
-}
-
-/// The latest time an organisation's nodes vouched for, as committed or earlier in the
-/// block.
-fn beacon(state: &BlockState<'_>, org: &str) -> Result<Option<u64>, LedgerError> {
-    Ok(state
-        .get(TIME_NAMESPACE, org.as_bytes())?
-        .and_then(|v| <[u8; 8]>::try_from(v.value.as_slice()).ok())
-        .map(u64::from_be_bytes))
 }
 
 /// A registered enclave, as committed or registered earlier in the block.
